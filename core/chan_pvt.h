@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/chan_pvt.h - the channel object (private; shared with select).
+ */
+#ifndef CHAN_CORE_CHAN_PVT_H
+#define CHAN_CORE_CHAN_PVT_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <chan/channel.h>
+
+#include "lock_pvt.h"
+#include "waitq_pvt.h"
+#include "../ring/list.h"
+#include "../ring/ring.h"
+
+enum chan_kind {
+	CHAN_KIND_UNBUFFERED = 0,
+	CHAN_KIND_RING,
+	CHAN_KIND_LIST,
+};
+
+/*
+ * Invariants:
+ *   - kind, elem_size, cap, drop and the ring/list geometry never change
+ *     after chan_new_opts() returns;
+ *   - buffered kinds: "closed" is the ring's/list's tail mark bit, so a push
+ *     and a close are ordered by one word; unbuffered: @closed, written
+ *     under @lock (and read without it by the lock-free snapshots);
+ *   - unbuffered: at most one of sendq/recvq holds entries of live waiters
+ *     when the lock is free (a newcomer always pairs with a waiting partner
+ *     before it queues itself);
+ *   - every entry in a queue belongs to a thread that is inside a call on
+ *     this channel, so the channel outlives it (callers hold references).
+ */
+struct chan {
+	/* Read-mostly. */
+	enum chan_kind kind;
+	enum ring_kind rkind;
+	size_t elem_size;
+	size_t cap;
+	void (*drop)(void *elem);
+	_Atomic uint32_t refs;
+	_Atomic bool closed; /* unbuffered only */
+
+	/* Wait queues: written only when somebody waits. */
+	alignas(CHAN_CACHELINE) struct chan__lock lock;
+	struct chan__waitq recvq; /* receivers waiting for data */
+	struct chan__waitq sendq; /* senders waiting for room or a receiver */
+
+	union {
+		struct ring ring;
+		struct list list;
+	} q;
+	/* Ring slots follow the struct, in the same allocation. */
+};
+
+/* Non-consuming readiness checks, for a waiter's re-check (seq_cst loads). */
+bool chan__recv_ready(chan_t *c);
+bool chan__send_ready(chan_t *c);
+
+#endif /* CHAN_CORE_CHAN_PVT_H */

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/park_pvt.h - waiters: how a blocked thread sleeps and is woken
+ * (private).
+ *
+ * This is the narrow interface DESIGN.md asks for, so that an M:N scheduler
+ * can later replace threads with fibers: a waiter record, chan__park() and
+ * chan__unpark(), and the one-shot "selection" word that decides who
+ * completes a waiter.
+ *
+ * A waiter has two words:
+ *   sel    who completes this wait: CHAN__SEL_WAITING until someone wins
+ *          the CAS, then either CHAN__SEL_ABORTED (the waiter gave up itself:
+ *          timeout, or a re-check found its operation ready) or the address
+ *          of the queue entry through which a channel completed it. A select
+ *          registers one entry per case; the first channel to claim it wins,
+ *          the others see the CAS fail and skip it (Go's selectDone).
+ *   futex  PARK_IDLE, PARK_SLEEPING (in or about to enter futex_wait) or
+ *          PARK_NOTIFIED. Exactly one chan__unpark() follows each successful
+ *          claim, and the waiter always consumes it before the record may
+ *          go out of scope, so the record can live on the waiter's stack.
+ *
+ * Protocol (per wait):
+ *   waiter: init, enqueue entries, re-check, chan__park()
+ *           on timeout: chan__waiter_abort(); if that fails it was claimed
+ *           meanwhile, and it parks again (without deadline) for the unpark
+ *           that must follow.
+ *   waker:  chan__waiter_claim() -> fill in the entry (data, err)
+ *           -> chan__unpark(). The unpark is the waker's last access to the
+ *           waiter; the waiter may return (and its stack go) right after.
+ *
+ * No lost wakeup: unpark sets NOTIFIED with an exchange; if the old value
+ * was SLEEPING it calls futex_wake. The waiter moves IDLE -> SLEEPING with a
+ * CAS before futex_wait(SLEEPING): if NOTIFIED came first the CAS fails and
+ * it does not sleep; if it came after, futex_wait sees the word changed, or
+ * the wake finds the sleeper. EINTR and spurious returns re-read the word.
+ */
+#ifndef CHAN_CORE_PARK_PVT_H
+#define CHAN_CORE_PARK_PVT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CHAN__SEL_WAITING ((uintptr_t)0)
+#define CHAN__SEL_ABORTED ((uintptr_t)1)
+
+enum {
+	PARK_IDLE = 0,
+	PARK_SLEEPING = 1,
+	PARK_NOTIFIED = 2,
+};
+
+struct chan__waiter {
+	_Atomic uintptr_t sel;
+	_Atomic uint32_t futex;
+	int waker_cpu; /* the CPU chan__unpark() ran on: teaches the spin budget */
+};
+
+static inline void chan__waiter_init(struct chan__waiter *w)
+{
+	/* Plain init: the record is published to wakers by the queue lock. */
+	atomic_init(&w->sel, CHAN__SEL_WAITING);
+	atomic_init(&w->futex, PARK_IDLE);
+	w->waker_cpu = -1;
+}
+
+/*
+ * chan__waiter_claim() - try to become the one who completes @w, through
+ * @token (an entry address). Acq_rel: acquires the waiter's entry fields,
+ * and orders our later writes to the entry after the win.
+ */
+static inline bool chan__waiter_claim(struct chan__waiter *w, uintptr_t token)
+{
+	uintptr_t expect = CHAN__SEL_WAITING;
+
+	return atomic_compare_exchange_strong_explicit(&w->sel, &expect, token,
+						       memory_order_acq_rel, memory_order_acquire);
+}
+
+/* chan__waiter_abort() - the waiter withdraws; false if it was claimed first. */
+static inline bool chan__waiter_abort(struct chan__waiter *w)
+{
+	return chan__waiter_claim(w, CHAN__SEL_ABORTED);
+}
+
+/* chan__waiter_selected() - who claimed @w (acquire: pairs with the claim). */
+static inline uintptr_t chan__waiter_selected(struct chan__waiter *w)
+{
+	return atomic_load_explicit(&w->sel, memory_order_acquire);
+}
+
+/*
+ * chan__park() - sleep until chan__unpark(@w) or the absolute @deadline
+ * (CHAN__FOREVER: none). Spins first for an adaptive, per-thread budget.
+ * Return: 0 when unparked (the notification is consumed), -ETIMEDOUT when
+ * the deadline passed first (never before it).
+ */
+int chan__park(struct chan__waiter *w, int64_t deadline);
+
+/* chan__unpark() - wake @w; release: publishes what the waker wrote. */
+void chan__unpark(struct chan__waiter *w);
+
+/*
+ * chan__spin_allowed() - whether this thread's recent waits say that spinning
+ * pays (see core/park.c); a caller's own short spins follow it too.
+ */
+bool chan__spin_allowed(void);
+
+#endif /* CHAN_CORE_PARK_PVT_H */

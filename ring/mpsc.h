@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring/mpsc.h - the multi-producer single-consumer ring (private).
+ *
+ * Producers are those of ring/mpmc.h (labels C1, R1, A1 there). The single
+ * consumer owns head: it needs no CAS, only a store, and it never meets a
+ * slot claimed by another consumer.
+ *
+ *   A2  stamp load (acquire): pairs with R1, the element is written.
+ *   R2  stamp = pos + one_lap (release): frees the slot; pairs with A1.
+ *   C2  head store (seq_cst): pairs with S2 in the producers and is the
+ *       consumer's half of the channel's Dekker pair (see mpmc.h).
+ *   S1  tail load (seq_cst): pairs with C1 and ring_close().
+ */
+#ifndef CHAN_RING_MPSC_H
+#define CHAN_RING_MPSC_H
+
+#include "mpmc.h"
+
+static inline enum ring_status ring_try_push_mpsc(struct ring *r, const void *elem)
+{
+	return ring_try_push_mpmc(r, elem);
+}
+
+static inline size_t ring_push_burst_mpsc(struct ring *r, const void *elems, size_t n, bool *closed)
+{
+	return ring_push_burst_mpmc(r, elems, n, closed);
+}
+
+/* Elements published or reserved past @head; 0 with *@closed if closed. */
+static inline uint64_t ring_sc_ready(struct ring *r, uint64_t head, bool *closed)
+{
+	/* S1: pairs with C1 and with ring_close(). */
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+	uint64_t t = tail & ~r->mark_bit;
+
+	*closed = t == head && (tail & r->mark_bit);
+	return ring_count(r, head, t);
+}
+
+/* Lock-free; waits only for a producer inside its copy window. */
+static inline enum ring_status ring_try_pop_mpsc(struct ring *r, void *elem)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed); /* ours */
+	struct ring_slot *s = ring_slot_at(r, head);
+	bool closed;
+
+	/* A2: pairs with R1. */
+	if (atomic_load_explicit(&s->stamp, memory_order_acquire) != head + 1) {
+		if (ring_sc_ready(r, head, &closed) == 0)
+			return closed ? RING_CLOSED : RING_WOULD_BLOCK;
+		/* Reserved by a producer that is still copying in. */
+		s = ring_wait_stamp(r, head, head + 1);
+	}
+	if (elem)
+		ring_copy(elem, s->data, r->elem_size);
+	/* R2: frees the slot; pairs with A1. */
+	atomic_store_explicit(&s->stamp, head + r->one_lap, memory_order_release);
+	/* C2 */
+	atomic_store_explicit(&r->head, ring_next(r, head), memory_order_seq_cst);
+	return RING_OK;
+}
+
+static inline size_t ring_pop_burst_mpsc(struct ring *r, void *elems, size_t max, bool *closed)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t k;
+
+	*closed = false;
+	if (max == 0)
+		return 0;
+	k = ring_sc_ready(r, head, closed);
+	if (k == 0)
+		return 0;
+	if (k > max)
+		k = max;
+	ring_empty(r, head, elems, k);
+	/* C2: one store frees the whole batch for the full-check S2. */
+	atomic_store_explicit(&r->head, ring_advance(r, head, k), memory_order_seq_cst);
+	return (size_t)k;
+}
+
+#endif /* CHAN_RING_MPSC_H */

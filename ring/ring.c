@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring/ring.c - construction, snapshot and teardown of the bounded rings.
+ * The hot operations are inline in the flavour headers.
+ */
+#include "ring.h"
+
+static uint64_t next_pow2(uint64_t x)
+{
+	uint64_t p = 1;
+
+	while (p < x)
+		p <<= 1;
+	return p;
+}
+
+static size_t stride_of(enum ring_kind kind, size_t elem_size)
+{
+	size_t data = elem_size;
+
+	if (kind != RING_SPSC)
+		data += sizeof(struct ring_slot);
+	else if (elem_size < 8)
+		return elem_size; /* packed: small elements need no alignment */
+	return (data + 7) & ~(size_t)7;
+}
+
+size_t ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap)
+{
+	size_t stride = stride_of(kind, elem_size);
+
+	if (stride < elem_size || cap > RING_CAP_MAX || cap > SIZE_MAX / stride)
+		return 0;
+	return (size_t)cap * stride;
+}
+
+void ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap, void *slots)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->elem_size = elem_size;
+	r->stride = stride_of(kind, elem_size);
+	r->cap = cap;
+	r->mark_bit = next_pow2(cap + 1);
+	r->one_lap = r->mark_bit * 2;
+	r->slots = slots;
+	if (kind != RING_SPSC) {
+		for (uint64_t i = 0; i < cap; i++) {
+			struct ring_slot *s = ring_slot_at(r, i);
+
+			/* Relaxed: the ring is published to other threads by
+			 * whatever hands them the channel (a release). */
+			atomic_store_explicit(&s->stamp, i, memory_order_relaxed);
+		}
+	}
+	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
+}
+
+uint64_t ring_len(struct ring *r)
+{
+	for (;;) {
+		/* Seq_cst loads, tail twice: if tail did not move while head was
+		 * read, the pair is a consistent snapshot (crossbeam's len()). */
+		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+		uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+
+		if (atomic_load_explicit(&r->tail, memory_order_seq_cst) == tail)
+			return ring_count(r, head, tail & ~r->mark_bit);
+	}
+}
+
+bool ring_recv_ready(struct ring *r)
+{
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+
+	return (tail & r->mark_bit) || (tail & ~r->mark_bit) != head;
+}
+
+bool ring_send_ready(struct ring *r)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+
+	/* Head first: a consumer whose head RMW comes after our load in the
+	 * seq_cst order reads the waiter count after it and wakes us, so a
+	 * "full" that is stale by then loses nothing. */
+	return (tail & r->mark_bit) || ring_count(r, head, tail & ~r->mark_bit) < r->cap;
+}
+
+bool ring_close(struct ring *r)
+{
+	/* Seq_cst RMW: pairs with the S1 tail loads of the pops, and orders the
+	 * channel's wake-everyone that follows it (see core/chan.c). */
+	uint64_t old = atomic_fetch_or_explicit(&r->tail, r->mark_bit, memory_order_seq_cst);
+
+	return (old & r->mark_bit) == 0;
+}
+
+void ring_drain(struct ring *r, void (*fn)(void *elem, void *arg), void *arg)
+{
+	/* Relaxed: single-threaded by contract (the last reference is gone). */
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed) & ~r->mark_bit;
+
+	for (uint64_t pos = head; pos != tail; pos = ring_next(r, pos)) {
+		unsigned char *p = r->slots + ring_index(r, pos) * r->stride;
+
+		fn(r->kind == RING_SPSC ? p : ((struct ring_slot *)p)->data, arg);
+	}
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring/ring.h - bounded lock-free rings of fixed-size slots (private).
+ *
+ * One struct ring serves four flavours, chosen at creation and never mixed
+ * on one ring: MPMC (ring/mpmc.h, the default), SPSC, MPSC and SPMC. Each
+ * flavour header has the same function set, suffixed with its name:
+ * ring_try_push_<f>, ring_try_pop_<f>, ring_push_burst_<f>, ring_pop_burst_<f>.
+ *
+ * Positions use crossbeam-channel's lap encoding (array.rs), which gives an
+ * exact capacity without a power-of-two slot count and without a division:
+ *
+ *   pos = lap | index      index in [0, cap), lap a multiple of one_lap
+ *   mark_bit = next_pow2(cap + 1)    (bit above every index; set in tail
+ *                                     when the ring is closed)
+ *   one_lap  = 2 * mark_bit
+ *
+ * Invariants:
+ *   - head <= tail & ~mark_bit in position order, and tail is at most one lap
+ *     (cap elements) ahead of head;
+ *   - stamped flavours (all but SPSC): slot i holds stamp == pos when it is free
+ *     for the producer at pos, and pos + 1 when it holds the value written at
+ *     pos; a consumer at pos frees it with stamp = pos + one_lap (Vyukov's
+ *     per-slot sequence, in lap form);
+ *   - once mark_bit is set in tail no push succeeds, so the elements in
+ *     [head, tail) at that moment are all the ring will ever deliver.
+ *
+ * Progress: push and pop are lock-free with respect to the indices, but a
+ * consumer whose slot was reserved and not yet filled (or a producer whose
+ * slot was reserved by a consumer still copying out) waits for that one
+ * thread: the window is a memcpy long. Such waits spin briefly, then yield.
+ *
+ * Concurrency table (per ring):
+ *   flavour  concurrent pushes   concurrent pops   push || pop   close || any
+ *   mpmc     yes                 yes               yes           yes
+ *   mpsc     yes                 no                yes           yes
+ *   spmc     no                  yes               yes           yes
+ *   spsc     no                  no                yes           yes
+ */
+#ifndef CHAN_RING_RING_H
+#define CHAN_RING_RING_H
+
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "compiler.h"
+
+enum ring_kind {
+	RING_MPMC = 0,
+	RING_SPSC,
+	RING_MPSC,
+	RING_SPMC,
+};
+
+/* Results of the single-element operations. */
+enum ring_status {
+	RING_OK = 0,
+	RING_WOULD_BLOCK, /* push: full; pop: empty */
+	RING_CLOSED,      /* push: closed; pop: closed and drained */
+};
+
+/* A slot of a stamped flavour: the stamp, then elem_size bytes (8-aligned). */
+struct ring_slot {
+	_Atomic uint64_t stamp;
+	unsigned char data[];
+};
+
+struct ring {
+	/* Consumer side: written by every pop, read by pushes only to tell full. */
+	alignas(CHAN_CACHELINE) _Atomic uint64_t head;
+	uint64_t tail_cache; /* SPSC only: the consumer's last view of tail */
+
+	/* Producer side: written by every push and by close (mark_bit). */
+	alignas(CHAN_CACHELINE) _Atomic uint64_t tail;
+	uint64_t head_cache; /* SPSC only: the producer's last view of head */
+
+	/* Read-only after ring_init(): shared by both sides without traffic. */
+	alignas(CHAN_CACHELINE) unsigned char *slots;
+	uint64_t cap;
+	uint64_t mark_bit;
+	uint64_t one_lap;
+	size_t elem_size;
+	size_t stride; /* bytes from one slot to the next */
+	enum ring_kind kind;
+};
+
+_Static_assert(offsetof(struct ring, tail) - offsetof(struct ring, head) >= CHAN_CACHELINE,
+	       "head and tail share a cache line");
+_Static_assert(offsetof(struct ring, slots) - offsetof(struct ring, tail) >= CHAN_CACHELINE,
+	       "tail and the read-only fields share a cache line");
+
+/* Largest capacity: leaves 22 bits of lap above mark_bit, so laps never wrap
+ * in the lifetime of a stalled thread's stale position. */
+#define RING_CAP_MAX ((uint64_t)1 << 40)
+
+/**
+ * ring_init() - lay out a ring in caller-provided memory.
+ * @r:         the ring.
+ * @kind:      flavour; every later call on @r must use that flavour's functions.
+ * @elem_size: bytes per element (> 0).
+ * @cap:       capacity, 1 .. RING_CAP_MAX.
+ * @slots:     ring_storage_size(kind, elem_size, cap) bytes, 8-aligned, owned by
+ *             the caller, which frees it after the ring is done.
+ */
+void ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap, void *slots);
+
+/** ring_storage_size() - bytes of slot storage, or 0 if that overflows size_t. */
+size_t ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap);
+
+/** ring_len() - elements in the ring now (a consistent snapshot of head and tail). */
+uint64_t ring_len(struct ring *r);
+
+/**
+ * ring_close() - set mark_bit in tail: every later push gets RING_CLOSED.
+ * Return: true if this call closed the ring, false if it was already closed.
+ * Ordering: seq_cst RMW; pairs with the tail loads in pop that report
+ * RING_CLOSED, so a close happens-before such a pop.
+ */
+bool ring_close(struct ring *r);
+
+/** ring_is_closed() - whether ring_close() has run (acquire). */
+static inline bool ring_is_closed(struct ring *r)
+{
+	/* Acquire: pairs with the seq_cst RMW in ring_close(). */
+	return (atomic_load_explicit(&r->tail, memory_order_acquire) & r->mark_bit) != 0;
+}
+
+/**
+ * ring_recv_ready() - a pop could succeed now, or the ring is closed.
+ * ring_send_ready() - a push could succeed now, or the ring is closed.
+ * Seq_cst loads: these are the waiters' re-checks in the channel's Dekker
+ * pairs (recv: tail first, the word producers change; send: head first).
+ * They may say "ready" spuriously, never "not ready" about a change whose
+ * RMW precedes their first load in the seq_cst order.
+ */
+bool ring_recv_ready(struct ring *r);
+bool ring_send_ready(struct ring *r);
+
+/**
+ * ring_drain() - call @fn on each element left in a ring nobody uses anymore
+ * (the last step before freeing it). Single-threaded.
+ */
+void ring_drain(struct ring *r, void (*fn)(void *elem, void *arg), void *arg);
+
+/* ---- helpers shared by the flavour headers ---------------------------- */
+
+static inline uint64_t ring_index(const struct ring *r, uint64_t pos)
+{
+	return pos & (r->mark_bit - 1);
+}
+
+static inline uint64_t ring_lap(const struct ring *r, uint64_t pos)
+{
+	return pos & ~(r->one_lap - 1);
+}
+
+/* The position @k (<= cap) steps after @pos (which has no mark_bit). */
+static inline uint64_t ring_advance(const struct ring *r, uint64_t pos, uint64_t k)
+{
+	uint64_t idx = ring_index(r, pos) + k;
+
+	if (idx < r->cap)
+		return pos + k;
+	return ring_lap(r, pos) + r->one_lap + (idx - r->cap);
+}
+
+static inline uint64_t ring_next(const struct ring *r, uint64_t pos)
+{
+	return ring_advance(r, pos, 1);
+}
+
+/*
+ * Elements between @head and @tail (no mark_bit), assuming they are a
+ * consistent pair: head <= tail <= head + one lap. Equal indices mean empty
+ * if the positions are equal, and full if tail is a lap ahead.
+ */
+static inline uint64_t ring_count(const struct ring *r, uint64_t head, uint64_t tail)
+{
+	uint64_t hix = ring_index(r, head), tix = ring_index(r, tail);
+
+	if (hix < tix)
+		return tix - hix;
+	if (hix > tix)
+		return r->cap - hix + tix;
+	return tail == head ? 0 : r->cap;
+}
+
+static inline struct ring_slot *ring_slot_at(const struct ring *r, uint64_t pos)
+{
+	return (struct ring_slot *)(r->slots + ring_index(r, pos) * r->stride);
+}
+
+/* Copy one element; the common word sizes compile to a single move. */
+static inline void ring_copy(void *dst, const void *src, size_t n)
+{
+	switch (n) {
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	default:
+		memcpy(dst, src, n);
+		break;
+	}
+}
+
+/*
+ * Wait for another thread that is inside its (short) slot window. Spin with
+ * a growing pause first; once that has clearly failed, the other thread is
+ * probably preempted, and yielding is the only way to let it finish. This is
+ * a rare path (a preemption inside a memcpy), not a polling loop.
+ */
+static inline void ring_backoff(unsigned *step)
+{
+	if (*step < 7) {
+		for (unsigned i = 0; i < (1u << *step); i++)
+			chan__cpu_relax();
+		(*step)++;
+	} else {
+		sched_yield();
+	}
+}
+
+#endif /* CHAN_RING_RING_H */

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# scripts/setup.sh [test|bench] - install what the build needs, from Debian's
+# packages, when it is missing. Idempotent; needs root (or sudo) only when
+# something has to be installed.
+set -euo pipefail
+
+profile=${1:-test}
+pkgs=(cmake make gcc clang pkg-config libcriterion-dev liburcu-dev libck-dev)
+if [ "$profile" = bench ]; then
+	pkgs+=(g++ golang-go cargo rustc librust-crossbeam-channel-dev
+	       libconcurrentqueue-dev gnuplot-nox hyperfine linux-perf valgrind)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
