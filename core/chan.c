@@ -36,6 +36,7 @@
 
 #include <chan/channel.h>
 #include <chan/clock.h>
+#include <chan/select.h>
 
 #include "chan_pvt.h"
 #include "clock_pvt.h"
@@ -249,55 +250,47 @@ static inline bool due(int64_t deadline)
 
 /* ---- unbuffered -------------------------------------------------------- */
 
-static int unbuf_send(chan_t *c, const void *elem, int64_t deadline, int busy_err)
+int chan__pair_locked(chan_t *c, int op, void *elem, struct chan__wentry **peer)
 {
-	struct chan__waiter w;
-	struct chan__wentry e, *peer;
+	/* Relaxed: closed is written under the lock we hold. */
+	bool closed = atomic_load_explicit(&c->closed, memory_order_relaxed);
+	struct chan__wentry *p;
 
-	chan__lock_acquire(&c->lock);
-	/* Relaxed: written under the lock we hold. */
-	if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
-		chan__lock_release(&c->lock);
-		return -EPIPE;
+	if (op == CHAN_OP_SEND) {
+		if (closed)
+			return -EPIPE;
+		p = chan__waitq_claim(&c->recvq, NULL);
+		if (!p)
+			return -EAGAIN;
+		if (p->elem)
+			ring_copy(p->elem, elem, c->elem_size);
+	} else {
+		/* Close wakes every sender, so a closed channel has none. */
+		p = chan__waitq_claim(&c->sendq, NULL);
+		if (!p)
+			return closed ? -EPIPE : -EAGAIN;
+		if (elem)
+			ring_copy(elem, p->elem, c->elem_size);
 	}
-	peer = chan__waitq_claim(&c->recvq, NULL);
-	if (peer) {
-		if (peer->elem)
-			ring_copy(peer->elem, elem, c->elem_size);
-		peer->err = 0;
-		chan__lock_release(&c->lock);
-		chan__unpark(peer->w);
-		return 0;
-	}
-	if (due(deadline)) {
-		chan__lock_release(&c->lock);
-		return deadline == 0 ? busy_err : -ETIMEDOUT;
-	}
-	chan__waiter_init(&w);
-	chan__wentry_init(&e, &w, (void *)elem, 0);
-	chan__waitq_push(&c->sendq, &e);
-	chan__lock_release(&c->lock);
-	return unbuf_park(c, &c->sendq, &w, &e, deadline);
+	p->err = 0;
+	*peer = p;
+	return 0;
 }
 
-static int unbuf_recv(chan_t *c, void *elem, int64_t deadline, int busy_err)
+static int unbuf_op(chan_t *c, int op, void *elem, int64_t deadline, int busy_err)
 {
+	struct chan__waitq *q = op == CHAN_OP_SEND ? &c->sendq : &c->recvq;
 	struct chan__waiter w;
 	struct chan__wentry e, *peer;
+	int r;
 
 	chan__lock_acquire(&c->lock);
-	peer = chan__waitq_claim(&c->sendq, NULL);
-	if (peer) {
-		if (elem)
-			ring_copy(elem, peer->elem, c->elem_size);
-		peer->err = 0;
+	r = chan__pair_locked(c, op, elem, &peer);
+	if (r != -EAGAIN) {
 		chan__lock_release(&c->lock);
-		chan__unpark(peer->w);
-		return 0;
-	}
-	if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
-		chan__lock_release(&c->lock);
-		return -EPIPE;
+		if (r == 0)
+			chan__unpark(peer->w);
+		return r;
 	}
 	if (due(deadline)) {
 		chan__lock_release(&c->lock);
@@ -305,9 +298,21 @@ static int unbuf_recv(chan_t *c, void *elem, int64_t deadline, int busy_err)
 	}
 	chan__waiter_init(&w);
 	chan__wentry_init(&e, &w, elem, 0);
-	chan__waitq_push(&c->recvq, &e);
+	chan__waitq_push(q, &e);
 	chan__lock_release(&c->lock);
-	return unbuf_park(c, &c->recvq, &w, &e, deadline);
+	return unbuf_park(c, q, &w, &e, deadline);
+}
+
+static int unbuf_send(chan_t *c, const void *elem, int64_t deadline, int busy_err)
+{
+	/* The cast only threads @elem through the entry: a send never
+	 * writes through it. */
+	return unbuf_op(c, CHAN_OP_SEND, (void *)elem, deadline, busy_err);
+}
+
+static int unbuf_recv(chan_t *c, void *elem, int64_t deadline, int busy_err)
+{
+	return unbuf_op(c, CHAN_OP_RECV, elem, deadline, busy_err);
 }
 
 /* ---- buffered ---------------------------------------------------------- */
@@ -357,6 +362,44 @@ static int buf_recv(chan_t *c, void *elem, int64_t deadline, int busy_err)
 		if (wait_ready(c, &c->recvq, chan__recv_ready, deadline) < 0)
 			return -ETIMEDOUT;
 	}
+}
+
+int chan__try_case(chan_t *c, int op, void *elem)
+{
+	enum ring_status st;
+	struct chan__wentry *peer;
+	int r;
+
+	switch (c->kind) {
+	case CHAN_KIND_RING:
+		st = op == CHAN_OP_SEND ? rb_push(c, elem) : rb_pop(c, elem);
+		break;
+	case CHAN_KIND_LIST:
+		if (op == CHAN_OP_SEND) {
+			list_push_burst(&c->q.list, elem, 1, &st);
+			if (st == RING_WOULD_BLOCK)
+				return -ENOMEM;
+		} else {
+			list_pop_burst(&c->q.list, elem, 1, &st);
+		}
+		break;
+	default:
+		/* Look before locking: a select that finds nobody waiting
+		 * here must not touch the lock's cache line (Go issue 20351). */
+		if (!(op == CHAN_OP_SEND ? chan__send_ready(c) : chan__recv_ready(c)))
+			return -EAGAIN;
+		chan__lock_acquire(&c->lock);
+		r = chan__pair_locked(c, op, elem, &peer);
+		chan__lock_release(&c->lock);
+		if (r == 0)
+			chan__unpark(peer->w);
+		return r;
+	}
+	if (st == RING_OK) {
+		notify(c, op == CHAN_OP_SEND ? &c->recvq : &c->sendq, 1);
+		return 0;
+	}
+	return st == RING_CLOSED ? -EPIPE : -EAGAIN;
 }
 
 static int send_until(chan_t *c, const void *elem, int64_t deadline, int busy_err)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <chan/channel.h>
+#include <chan/select.h>
 
 #include "lock_pvt.h"
 #include "waitq_pvt.h"
@@ -62,5 +63,29 @@ struct chan {
 /* Non-consuming readiness checks, for a waiter's re-check (seq_cst loads). */
 bool chan__recv_ready(chan_t *c);
 bool chan__send_ready(chan_t *c);
+
+static inline bool chan__ready(chan_t *c, int op)
+{
+	return op == CHAN_OP_SEND ? chan__send_ready(c) : chan__recv_ready(c);
+}
+
+static inline struct chan__waitq *chan__waitq_of(chan_t *c, int op)
+{
+	return op == CHAN_OP_SEND ? &c->sendq : &c->recvq;
+}
+
+/*
+ * chan__try_case() - one attempt at @op (CHAN_OP_SEND/RECV) that never
+ * queues: 0 done, -EPIPE closed (the case fires with that error), -EAGAIN
+ * not ready, -ENOMEM (unbounded send without memory). Lock not held.
+ */
+int chan__try_case(chan_t *c, int op, void *elem);
+
+/*
+ * chan__pair_locked() - unbuffered only, c->lock held: pair @op with a
+ * waiting partner and copy the value. 0: done, *@peer must be unparked
+ * after the lock is dropped; -EPIPE: closed; -EAGAIN: nobody waits.
+ */
+int chan__pair_locked(chan_t *c, int op, void *elem, struct chan__wentry **peer);
 
 #endif /* CHAN_CORE_CHAN_PVT_H */

@@ -11,5 +11,9 @@
 #include <chan/api.h>
 #include <chan/channel.h>
 #include <chan/clock.h>
+#include <chan/ctx.h>
+#include <chan/select.h>
+#include <chan/task.h>
+#include <chan/timer.h>
 
 #endif /* CHAN_CHAN_H */

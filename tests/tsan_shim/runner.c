@@ -6,6 +6,7 @@
  * --jobs; honours --timeout=SECONDS as the default limit.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,10 @@ int main(int argc, char **argv)
 		waitpid(pid, &status, 0);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		bool ok = t->params->signal ? WIFSIGNALED(status) && WTERMSIG(status) == t->params->signal
+					    : WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+		if (ok) {
 			printf("[PASS] %s::%s: (%.2fs)\n", t->suite, t->name, secs);
 		} else {
 			failed++;

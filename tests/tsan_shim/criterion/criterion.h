@@ -20,6 +20,7 @@
 struct crs_params {
 	int unused;
 	double timeout; /* seconds; 0: the runner's default */
+	int signal;	/* the test passes only if it dies of this signal */
 };
 
 void crs_register(const char *suite, const char *name, void (*fn)(void),

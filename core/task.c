@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/task.c - chan_go(): a pool of threads that grows on demand.
+ *
+ * A task goes to an idle worker if one is waiting, and otherwise to a new
+ * thread: there is no queue a task could wait in behind blocked tasks, so a
+ * task blocked on a channel never keeps another from starting (10,000 tasks
+ * each waiting for the next one in a chain all run). After its task a
+ * worker waits for another one (parked, see core/park_pvt.h) for idle_ns,
+ * then exits. This is the thread half of DESIGN.md's plan; an M:N scheduler
+ * would replace the thread per blocked task by a parked fiber.
+ *
+ * Invariants (pool lock): a worker is on the idle list iff ->idle; a worker
+ * leaves the list either popped by chan_go() (which then claims its waiter)
+ * or by itself after its idle wait timed out and it won the abort. chan_go()
+ * claims under the lock, so a worker that lost the race cannot exit (and
+ * take its stack, where its record lives) before chan_go() is done with it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <chan/clock.h>
+#include <chan/task.h>
+
+#include "clock_pvt.h"
+#include "lock_pvt.h"
+#include "park_pvt.h"
+
+#define STACK_DEFAULT (256 * 1024)
+#define STACK_MIN     (16 * 1024)
+#define IDLE_DEFAULT  2000000000LL
+
+struct worker {
+	struct chan__waiter w;
+	void (*fn)(void *);
+	void *arg;
+	struct worker *prev, *next; /* idle list, under the pool lock */
+	bool idle;
+};
+
+struct start {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static struct {
+	struct chan__lock lock;
+	struct worker *idle; /* most recently idle first: its cache is warm */
+	size_t stack_size;   /* under the lock; 0: default */
+	int64_t idle_ns;     /* under the lock; 0: default */
+} pool;
+
+static void idle_push(struct worker *me)
+{
+	me->prev = NULL;
+	me->next = pool.idle;
+	if (pool.idle)
+		pool.idle->prev = me;
+	pool.idle = me;
+	me->idle = true;
+}
+
+static void idle_unlink(struct worker *me)
+{
+	if (me->prev)
+		me->prev->next = me->next;
+	else
+		pool.idle = me->next;
+	if (me->next)
+		me->next->prev = me->prev;
+	me->idle = false;
+}
+
+static void *worker_main(void *arg)
+{
+	struct start *st = arg;
+	struct worker me = { .fn = st->fn, .arg = st->arg };
+
+	free(st);
+	for (;;) {
+		int64_t idle_ns;
+
+		me.fn(me.arg);
+		chan__waiter_init(&me.w);
+		chan__lock_acquire(&pool.lock);
+		idle_ns = pool.idle_ns ? pool.idle_ns : IDLE_DEFAULT;
+		idle_push(&me);
+		chan__lock_release(&pool.lock);
+		if (chan__park(&me.w, chan__deadline(idle_ns)) < 0) {
+			if (chan__waiter_abort(&me.w)) {
+				chan__lock_acquire(&pool.lock);
+				if (me.idle)
+					idle_unlink(&me);
+				chan__lock_release(&pool.lock);
+				return NULL;
+			}
+			chan__park(&me.w, CHAN__FOREVER); /* a task came as we timed out */
+		}
+		/* me.fn/me.arg were written before the claim's unpark (release),
+		 * which our park acquired. */
+	}
+}
+
+static int spawn(void (*fn)(void *), void *arg)
+{
+	struct start *st = malloc(sizeof(*st));
+	pthread_attr_t attr;
+	pthread_t tid;
+	size_t stack;
+	int r;
+
+	if (!st)
+		return -ENOMEM;
+	st->fn = fn;
+	st->arg = arg;
+	chan__lock_acquire(&pool.lock);
+	stack = pool.stack_size ? pool.stack_size : STACK_DEFAULT;
+	chan__lock_release(&pool.lock);
+	if (pthread_attr_init(&attr) != 0) {
+		free(st);
+		return -ENOMEM;
+	}
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, stack);
+	r = pthread_create(&tid, &attr, worker_main, st);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		free(st);
+		return r == ENOMEM ? -ENOMEM : -EAGAIN;
+	}
+	return 0;
+}
+
+int chan_go(void (*fn)(void *), void *arg)
+{
+	struct worker *w;
+
+	if (!fn)
+		return -EINVAL;
+	chan__lock_acquire(&pool.lock);
+	while ((w = pool.idle) != NULL) {
+		idle_unlink(w);
+		if (chan__waiter_claim(&w->w, (uintptr_t)w)) {
+			w->fn = fn;
+			w->arg = arg;
+			chan__lock_release(&pool.lock);
+			chan__unpark(&w->w);
+			return 0;
+		}
+		/* It timed out and is leaving; try the next one. */
+	}
+	chan__lock_release(&pool.lock);
+	return spawn(fn, arg);
+}
+
+int chan_go_configure(const chan_go_opts_t *o)
+{
+	if (!o || (o->stack_size && o->stack_size < STACK_MIN) || o->idle_ns < 0)
+		return -EINVAL;
+	chan__lock_acquire(&pool.lock);
+	if (o->stack_size)
+		pool.stack_size = o->stack_size;
+	if (o->idle_ns)
+		pool.idle_ns = o->idle_ns;
+	chan__lock_release(&pool.lock);
+	return 0;
+}
