@@ -457,9 +457,13 @@ int chan_recv_timeout(chan_t *c, void *elem, int64_t timeout_ns)
 static size_t unbuf_send_burst(chan_t *c, const unsigned char *src, size_t n, int64_t deadline)
 {
 	size_t k = 0;
+	int r = unbuf_send(c, src, deadline, -EAGAIN);
 
-	if (unbuf_send(c, src, deadline, -EAGAIN) != 0)
+	if (r != 0) {
+		if (r == -EPIPE)
+			errno = EPIPE;
 		return 0;
+	}
 	for (k = 1; k < n; k++)
 		if (unbuf_send(c, src + k * c->elem_size, 0, -EAGAIN) != 0)
 			break;
@@ -469,9 +473,13 @@ static size_t unbuf_send_burst(chan_t *c, const unsigned char *src, size_t n, in
 static size_t unbuf_recv_burst(chan_t *c, unsigned char *dst, size_t max, int64_t deadline)
 {
 	size_t k;
+	int r = unbuf_recv(c, dst, deadline, -EAGAIN);
 
-	if (unbuf_recv(c, dst, deadline, -EAGAIN) != 0)
+	if (r != 0) {
+		if (r == -EPIPE)
+			errno = EPIPE;
 		return 0;
+	}
 	for (k = 1; k < max; k++)
 		if (unbuf_recv(c, dst ? dst + k * c->elem_size : NULL, 0, -EAGAIN) != 0)
 			break;

@@ -63,7 +63,8 @@ static int32_t spin_budget(void)
 
 bool chan__spin_allowed(void)
 {
-	return spin_budget() > 0;
+	/* A look only: probing is chan__park()'s business. */
+	return spin.budget_ns != 0;
 }
 
 static void spin_learn(int32_t b)
@@ -94,7 +95,10 @@ int chan__park(struct chan__waiter *w, int64_t deadline)
 	uint32_t v = PARK_IDLE;
 
 	if (budget > 0) {
-		if (spin_until_notified(w, start + budget)) {
+		/* Never spin past the deadline: a timeout is late enough. */
+		int64_t until = start + budget < deadline ? start + budget : deadline;
+
+		if (spin_until_notified(w, until)) {
 			/* From a probe (budget 0) start over at twice the probe. */
 			spin_learn(spin.budget_ns ? spin.budget_ns + spin.budget_ns / 4
 						  : 2 * SPIN_PROBE_NS);
@@ -111,6 +115,15 @@ int chan__park(struct chan__waiter *w, int64_t deadline)
 		/* Acquire: pairs with the release exchange in chan__unpark(). */
 		if (atomic_load_explicit(&w->futex, memory_order_acquire) == PARK_NOTIFIED)
 			goto notified;
+	}
+	if (deadline != CHAN__FOREVER && chan_now() >= deadline) {
+		/* Due already: no futex round trip (the kernel adds its timer
+		 * slack to any timed sleep). Acquire on failure: NOTIFIED. */
+		if (atomic_compare_exchange_strong_explicit(&w->futex, &v, PARK_IDLE,
+							    memory_order_acquire,
+							    memory_order_acquire))
+			return -ETIMEDOUT;
+		goto notified;
 	}
 	/* Acquire on failure: the value is NOTIFIED; pairs with chan__unpark(). */
 	if (!atomic_compare_exchange_strong_explicit(&w->futex, &v, PARK_SLEEPING,

@@ -154,6 +154,7 @@ static inline void ring_empty(struct ring *r, uint64_t start, unsigned char *dst
 			ring_copy(dst + i * r->elem_size, s->data, r->elem_size);
 		/* R2: frees the slot; pairs with A1 in the pushes. */
 		atomic_store_explicit(&s->stamp, pos + r->one_lap, memory_order_release);
+		RING_DEBUG_HOOK(r, "slot freed");
 		pos = ring_next(r, pos);
 	}
 }
@@ -169,7 +170,10 @@ static inline void ring_empty(struct ring *r, uint64_t start, unsigned char *dst
  */
 static inline size_t ring_push_burst_mpmc(struct ring *r, const void *elems, size_t n, bool *closed)
 {
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	/* Acquire (here and on CAS failure), not relaxed: the head load below
+	 * must not be satisfied before this one, or a weakly ordered CPU could
+	 * pair an old tail with a newer head and count wrongly. */
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 	uint64_t k;
 
 	*closed = false;
@@ -198,7 +202,7 @@ static inline size_t ring_push_burst_mpmc(struct ring *r, const void *elems, siz
 			k = n;
 		/* C1 */
 		if (atomic_compare_exchange_weak_explicit(&r->tail, &tail, ring_advance(r, tail, k),
-							  memory_order_seq_cst, memory_order_relaxed))
+							  memory_order_seq_cst, memory_order_acquire))
 			break;
 	}
 	ring_fill(r, tail, elems, k);
@@ -213,7 +217,9 @@ static inline size_t ring_push_burst_mpmc(struct ring *r, const void *elems, siz
  */
 static inline size_t ring_pop_burst_mpmc(struct ring *r, void *elems, size_t max, bool *closed)
 {
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	/* Acquire (and on CAS failure): orders this load before the tail load
+	 * below, which the count's safety argument needs (see the push). */
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
 	uint64_t k;
 
 	*closed = false;
@@ -235,7 +241,7 @@ static inline size_t ring_pop_burst_mpmc(struct ring *r, void *elems, size_t max
 			k = max;
 		/* C2 */
 		if (atomic_compare_exchange_weak_explicit(&r->head, &head, ring_advance(r, head, k),
-							  memory_order_seq_cst, memory_order_relaxed))
+							  memory_order_seq_cst, memory_order_acquire))
 			break;
 	}
 	ring_empty(r, head, elems, k);

@@ -7,9 +7,10 @@
  * slot claimed by another consumer.
  *
  *   A2  stamp load (acquire): pairs with R1, the element is written.
- *   R2  stamp = pos + one_lap (release): frees the slot; pairs with A1.
  *   C2  head store (seq_cst): pairs with S2 in the producers and is the
- *       consumer's half of the channel's Dekker pair (see mpmc.h).
+ *       consumer's half of the channel's Dekker pair (see mpmc.h). It comes
+ *       before R2, as the CAS does in the MPMC pop (see ring.h).
+ *   R2  stamp = pos + one_lap (release): frees the slot; pairs with A1.
  *   S1  tail load (seq_cst): pairs with C1 and ring_close().
  */
 #ifndef CHAN_RING_MPSC_H
@@ -54,10 +55,12 @@ static inline enum ring_status ring_try_pop_mpsc(struct ring *r, void *elem)
 	}
 	if (elem)
 		ring_copy(elem, s->data, r->elem_size);
+	/* C2 before R2: head must never lag a freed slot, or a producer could
+	 * take it while tail - head = cap already (tests/regress/mpsc_overshoot.c). */
+	atomic_store_explicit(&r->head, ring_next(r, head), memory_order_seq_cst);
 	/* R2: frees the slot; pairs with A1. */
 	atomic_store_explicit(&s->stamp, head + r->one_lap, memory_order_release);
-	/* C2 */
-	atomic_store_explicit(&r->head, ring_next(r, head), memory_order_seq_cst);
+	RING_DEBUG_HOOK(r, "slot freed");
 	return RING_OK;
 }
 
@@ -74,9 +77,10 @@ static inline size_t ring_pop_burst_mpsc(struct ring *r, void *elems, size_t max
 		return 0;
 	if (k > max)
 		k = max;
-	ring_empty(r, head, elems, k);
-	/* C2: one store frees the whole batch for the full-check S2. */
+	/* C2 before the R2s in ring_empty(), as in the MPMC burst: head never
+	 * lags a freed slot. */
 	atomic_store_explicit(&r->head, ring_advance(r, head, k), memory_order_seq_cst);
+	ring_empty(r, head, elems, k);
 	return (size_t)k;
 }
 

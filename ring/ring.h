@@ -17,7 +17,9 @@
  *
  * Invariants:
  *   - head <= tail & ~mark_bit in position order, and tail is at most one lap
- *     (cap elements) ahead of head;
+ *     (cap elements) ahead of head. Every flavour therefore advances head
+ *     before it frees the slots it read (stamp = pos + one_lap): a producer
+ *     may take a freed slot at once, and must find head already past it;
  *   - stamped flavours (all but SPSC): slot i holds stamp == pos when it is free
  *     for the producer at pos, and pos + 1 when it holds the value written at
  *     pos; a consumer at pos frees it with stamp = pos + one_lap (Vyukov's
@@ -210,6 +212,22 @@ static inline void ring_copy(void *dst, const void *src, size_t n)
 		break;
 	}
 }
+
+/*
+ * A hook at protocol windows (STYLE.md rule 19): a test built with
+ * -DCHAN_DEBUG_HOOKS can act, or yield, at the exact point where another
+ * thread could interleave. Compiled out otherwise.
+ */
+#ifdef CHAN_DEBUG_HOOKS
+extern void (*ring_debug_hook)(struct ring *r, const char *where);
+#define RING_DEBUG_HOOK(r, where)                  \
+	do {                                        \
+		if (ring_debug_hook)                \
+			ring_debug_hook((r), (where)); \
+	} while (0)
+#else
+#define RING_DEBUG_HOOK(r, where) ((void)0)
+#endif
 
 /*
  * Wait for another thread that is inside its (short) slot window. Spin with
