@@ -9,7 +9,8 @@ profile=${1:-test}
 pkgs=(cmake make gcc clang pkg-config libcriterion-dev liburcu-dev libck-dev)
 if [ "$profile" = bench ]; then
 	pkgs+=(g++ golang-go cargo rustc librust-crossbeam-channel-dev
-	       libconcurrentqueue-dev gnuplot-nox hyperfine linux-perf valgrind)
+	       libconcurrentqueue-dev gnuplot-nox hyperfine linux-perf valgrind
+	       python3 util-linux)
 fi
 
 missing=()
