@@ -122,10 +122,12 @@ bool chan__recv_ready(chan_t *c)
 	case CHAN_KIND_LIST:
 		return list_recv_ready(&c->q.list);
 	default:
-		/* Seq_cst: closed is stored under the lock; a waiting sender
-		 * is visible through its queue's count. */
-		return atomic_load_explicit(&c->closed, memory_order_seq_cst) ||
-		       chan__waitq_has_waiters(&c->sendq);
+		/* Seq_cst: a waiting sender is visible through its queue's
+		 * count, closed is stored under the lock. The count first, as
+		 * Go checks empty before closed: a sender that a close wakes
+		 * between the two loads still leaves us seeing the close. */
+		return chan__waitq_has_waiters(&c->sendq) ||
+		       atomic_load_explicit(&c->closed, memory_order_seq_cst);
 	}
 }
 
@@ -137,8 +139,31 @@ bool chan__send_ready(chan_t *c)
 	case CHAN_KIND_LIST:
 		return true; /* never full */
 	default:
-		return atomic_load_explicit(&c->closed, memory_order_seq_cst) ||
-		       chan__waitq_has_waiters(&c->recvq);
+		return chan__waitq_has_waiters(&c->recvq) ||
+		       atomic_load_explicit(&c->closed, memory_order_seq_cst);
+	}
+}
+
+uint64_t chan__case_version(chan_t *c, int op)
+{
+	/* Seq_cst loads, after the attempt they validate. */
+	switch (c->kind) {
+	case CHAN_KIND_RING:
+		if (op == CHAN_OP_RECV) /* pushes and close move tail */
+			return atomic_load_explicit(&c->q.ring.tail, memory_order_seq_cst);
+		/* pops move head; close sets the mark in tail */
+		return atomic_load_explicit(&c->q.ring.head, memory_order_seq_cst) * 2 +
+		       ring_is_closed(&c->q.ring);
+	case CHAN_KIND_LIST:
+		return op == CHAN_OP_RECV
+			       ? atomic_load_explicit(&c->q.list.tail.index, memory_order_seq_cst)
+			       : 0; /* a send is always ready */
+	default: {
+		struct chan__waitq *partners = op == CHAN_OP_SEND ? &c->recvq : &c->sendq;
+
+		return (uint64_t)atomic_load_explicit(&partners->arrivals, memory_order_seq_cst) * 2 +
+		       atomic_load_explicit(&c->closed, memory_order_seq_cst);
+	}
 	}
 }
 
@@ -172,36 +197,34 @@ static void unqueue(chan_t *c, struct chan__waitq *q, struct chan__wentry *e)
 	chan__lock_release(&c->lock);
 }
 
-/*
- * Spin briefly for the other side before queueing: a waiter costs a lock, a
- * claim and (if it sleeps) two context switches. 15 pauses at most (about
- * 350 ns here), and only while spinning pays for this thread.
- */
-#define PRESPIN_STEPS 4
-
-static bool prespin(chan_t *c, bool (*ready)(chan_t *))
+static bool recv_ready_poll(void *c)
 {
-	if (!chan__spin_allowed())
-		return false;
-	for (unsigned step = 0; step < PRESPIN_STEPS; step++) {
-		for (unsigned i = 0; i < (1u << step); i++)
-			chan__cpu_relax();
-		if (ready(c))
-			return true;
-	}
-	return false;
+	return chan__recv_ready(c);
+}
+
+static bool send_ready_poll(void *c)
+{
+	return chan__send_ready(c);
 }
 
 /*
  * Buffered: wait until @ready(c) may have become true (or the channel was
  * closed), or @deadline. Return 0 to retry the operation, or -ETIMEDOUT.
+ *
+ * First poll the ring for the spin budget without queueing: when the other
+ * side is running, its next operation comes within a few hundred
+ * nanoseconds, and a waiter that is not queued costs it nothing (its
+ * waiter-count load still finds zero: no lock, no claim, no wake). Only if
+ * that fails do we queue and sleep.
  */
-static int wait_ready(chan_t *c, struct chan__waitq *q, bool (*ready)(chan_t *), int64_t deadline)
+static int wait_ready(chan_t *c, struct chan__waitq *q, bool (*ready)(void *), int64_t deadline)
 {
+	struct chan__wait wt;
 	struct chan__waiter w;
 	struct chan__wentry e;
 
-	if (prespin(c, ready))
+	chan__wait_begin(&wt);
+	if (chan__wait_spin(&wt, ready, c, deadline))
 		return 0;
 	if (deadline != CHAN__FOREVER && chan_now() >= deadline)
 		return -ETIMEDOUT;
@@ -215,7 +238,7 @@ static int wait_ready(chan_t *c, struct chan__waitq *q, bool (*ready)(chan_t *),
 		unqueue(c, q, &e);
 		return 0;
 	}
-	if (chan__park(&w, deadline) < 0) { /* commit */
+	if (chan__park_wait(&w, &wt, deadline) < 0) { /* commit */
 		if (chan__waiter_abort(&w)) {
 			unqueue(c, q, &e);
 			return -ETIMEDOUT;
@@ -337,7 +360,7 @@ static int buf_send(chan_t *c, const void *elem, int64_t deadline, int busy_err)
 			return -EPIPE;
 		if (deadline == 0)
 			return busy_err;
-		if (wait_ready(c, &c->sendq, chan__send_ready, deadline) < 0)
+		if (wait_ready(c, &c->sendq, send_ready_poll, deadline) < 0)
 			return -ETIMEDOUT;
 	}
 }
@@ -359,7 +382,7 @@ static int buf_recv(chan_t *c, void *elem, int64_t deadline, int busy_err)
 			return -EPIPE;
 		if (deadline == 0)
 			return busy_err;
-		if (wait_ready(c, &c->recvq, chan__recv_ready, deadline) < 0)
+		if (wait_ready(c, &c->recvq, recv_ready_poll, deadline) < 0)
 			return -ETIMEDOUT;
 	}
 }
@@ -522,7 +545,7 @@ static size_t send_burst(chan_t *c, const void *elems, size_t n, int64_t deadlin
 				return k;
 			}
 			if (closed || deadline == 0 ||
-			    wait_ready(c, &c->sendq, chan__send_ready, deadline) < 0)
+			    wait_ready(c, &c->sendq, send_ready_poll, deadline) < 0)
 				break;
 		}
 	}
@@ -561,7 +584,7 @@ static size_t recv_burst(chan_t *c, void *elems, size_t max, int64_t deadline)
 			errno = EPIPE;
 			return 0;
 		}
-		if (deadline == 0 || wait_ready(c, &c->recvq, chan__recv_ready, deadline) < 0)
+		if (deadline == 0 || wait_ready(c, &c->recvq, recv_ready_poll, deadline) < 0)
 			return 0;
 	}
 }

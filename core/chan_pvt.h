@@ -75,6 +75,15 @@ static inline struct chan__waitq *chan__waitq_of(chan_t *c, int op)
 }
 
 /*
+ * chan__case_version() - a word that changes whenever @op on @c may have
+ * become ready: pushes or close for a receive, pops or close for a send,
+ * a partner's arrival or close on an unbuffered channel. A non-blocking
+ * select that saw every case not ready, and then sees every version
+ * unchanged, knows that at one instant no case was ready (a double collect).
+ */
+uint64_t chan__case_version(chan_t *c, int op);
+
+/*
  * chan__try_case() - one attempt at @op (CHAN_OP_SEND/RECV) that never
  * queues: 0 done, -EPIPE closed (the case fires with that error), -EAGAIN
  * not ready, -ENOMEM (unbounded send without memory). Lock not held.

@@ -227,7 +227,8 @@ static chan_ctx_t *new_child(chan_ctx_t *parent, int64_t deadline, const void *k
 		cancel(c, perr); /* created under a canceled parent */
 	} else if (own_deadline && !c->has_timer) {
 		cancel(c, -ETIMEDOUT); /* the deadline has passed already */
-	} else if (c->has_timer) {
+	} else if (c->has_timer && atomic_load_explicit(&c->err, memory_order_acquire) == 0) {
+		/* (A parent canceled meanwhile has nothing left for it to do.) */
 		int r = chan__timer_start(&c->timer);
 
 		if (r != 0) {
@@ -289,6 +290,11 @@ int chan_ctx_err(chan_ctx_t *ctx)
 {
 	if (!ctx)
 		return -EINVAL;
+	/* As in Go, err is 0 until done is closed: transition() stores err
+	 * before it closes done, so a close seen here (acquire) makes err
+	 * visible, and no caller sees an error while done still blocks. */
+	if (!ctx->done || !chan_is_closed(ctx->done))
+		return 0;
 	/* Acquire: pairs with the release store in transition(). */
 	return atomic_load_explicit(&ctx->err, memory_order_acquire);
 }

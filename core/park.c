@@ -87,21 +87,65 @@ static bool spin_until_notified(struct chan__waiter *w, int64_t until)
 	}
 }
 
+void chan__wait_begin(struct chan__wait *wt)
+{
+	wt->budget = spin_budget();
+	wt->start = chan_now();
+	wt->cpu = sched_getcpu(); /* glibc reads it from rseq: no system call */
+	wt->spun = false;
+}
+
+static int64_t spin_end(const struct chan__wait *wt, int64_t deadline)
+{
+	/* Never spin past the deadline: a timeout is late enough. */
+	return wt->start + wt->budget < deadline ? wt->start + wt->budget : deadline;
+}
+
+static void learn_spin_success(void)
+{
+	/* From a probe (budget 0) start over at twice the probe. */
+	spin_learn(spin.budget_ns ? spin.budget_ns + spin.budget_ns / 4 : 2 * SPIN_PROBE_NS);
+}
+
+bool chan__wait_spin(struct chan__wait *wt, bool (*ready)(void *), void *arg, int64_t deadline)
+{
+	int64_t until;
+
+	if (wt->budget <= 0)
+		return false;
+	wt->spun = true;
+	until = spin_end(wt, deadline);
+	for (;;) {
+		for (int i = 0; i < SPIN_CHECK_EVERY; i++) {
+			if (ready(arg)) {
+				learn_spin_success();
+				return true;
+			}
+			chan__cpu_relax();
+		}
+		if (chan_now() >= until)
+			return false;
+	}
+}
+
 int chan__park(struct chan__waiter *w, int64_t deadline)
 {
-	int32_t budget = spin_budget();
-	int64_t start = chan_now();
-	int cpu = sched_getcpu(); /* glibc reads it from rseq: no system call */
+	struct chan__wait wt;
+
+	chan__wait_begin(&wt);
+	return chan__park_wait(w, &wt, deadline);
+}
+
+int chan__park_wait(struct chan__waiter *w, struct chan__wait *wt, int64_t deadline)
+{
+	int32_t budget = wt->budget;
+	int64_t start = wt->start;
+	int cpu = wt->cpu;
 	uint32_t v = PARK_IDLE;
 
-	if (budget > 0) {
-		/* Never spin past the deadline: a timeout is late enough. */
-		int64_t until = start + budget < deadline ? start + budget : deadline;
-
-		if (spin_until_notified(w, until)) {
-			/* From a probe (budget 0) start over at twice the probe. */
-			spin_learn(spin.budget_ns ? spin.budget_ns + spin.budget_ns / 4
-						  : 2 * SPIN_PROBE_NS);
+	if (budget > 0 && !wt->spun) {
+		if (spin_until_notified(w, spin_end(wt, deadline))) {
+			learn_spin_success();
 			goto notified;
 		}
 	}

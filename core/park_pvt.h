@@ -98,6 +98,25 @@ static inline uintptr_t chan__waiter_selected(struct chan__waiter *w)
  */
 int chan__park(struct chan__waiter *w, int64_t deadline);
 
+/*
+ * A wait in two steps, for waiters that can poll their condition before
+ * they queue (buffered channels): chan__wait_begin(); chan__wait_spin()
+ * polls @ready for the spin budget without queueing anything (so the other
+ * side's fast path still sees nobody waiting); if that fails, queue and
+ * chan__park_wait(), which then sleeps without spinning again. The spin
+ * budget learns from the whole wait, from chan__wait_begin() on.
+ */
+struct chan__wait {
+	int64_t start;
+	int32_t budget;
+	int cpu;
+	bool spun;
+};
+
+void chan__wait_begin(struct chan__wait *wt);
+bool chan__wait_spin(struct chan__wait *wt, bool (*ready)(void *), void *arg, int64_t deadline);
+int chan__park_wait(struct chan__waiter *w, struct chan__wait *wt, int64_t deadline);
+
 /* chan__unpark() - wake @w; release: publishes what the waker wrote. */
 void chan__unpark(struct chan__waiter *w);
 

@@ -75,6 +75,8 @@ struct sel {
 	size_t nactive;
 	chan_t **locks;		   /* distinct channels, ascending address */
 	size_t nlocks;
+	bool sorted;		   /* locks sorted and deduplicated yet */
+	uint64_t *vers;		   /* case versions, for the double collect */
 	struct chan__wentry *entries; /* one per case, by case index */
 	struct chan__waiter w;
 };
@@ -99,6 +101,17 @@ static void shuffle(struct sel *s)
 
 static void lock_all(struct sel *s)
 {
+	if (!s->sorted) {
+		/* Only selects that must queue pay for the sort. */
+		size_t u = 1;
+
+		qsort(s->locks, s->nlocks, sizeof(s->locks[0]), cmp_ptr);
+		for (size_t i = 1; i < s->nlocks; i++)
+			if (s->locks[i] != s->locks[u - 1])
+				s->locks[u++] = s->locks[i];
+		s->nlocks = u;
+		s->sorted = true;
+	}
 	for (size_t i = 0; i < s->nlocks; i++)
 		chan__lock_acquire(&s->locks[i]->lock);
 }
@@ -137,6 +150,50 @@ static int try_all(struct sel *s)
 			return r; /* -ENOMEM */
 	}
 	return -EAGAIN;
+}
+
+static void collect(struct sel *s)
+{
+	for (size_t k = 0; k < s->nactive; k++) {
+		chan_case_t *cs = &s->cases[s->order[k]];
+
+		s->vers[k] = chan__case_version(cs->chan, cs->op);
+	}
+}
+
+static bool unchanged(struct sel *s)
+{
+	for (size_t k = 0; k < s->nactive; k++) {
+		chan_case_t *cs = &s->cases[s->order[k]];
+
+		if (s->vers[k] != chan__case_version(cs->chan, cs->op))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Pass 1 with a guarantee: return -EAGAIN only if at one instant no case
+ * was ready. One pass looks at the cases one after another, so with two
+ * cases a value can move from the one not yet looked at to the one already
+ * passed (Go's TestNonblockSelectRace). So after a failed pass, collect
+ * every case's version, try again, and accept "nothing ready" only if no
+ * version moved meanwhile (a double collect). Lock-free: a retry means some
+ * other operation on these channels completed.
+ */
+static int try_all_stable(struct sel *s)
+{
+	int r = try_all(s);
+
+	if (r != -EAGAIN || s->nactive < 2)
+		return r;
+	for (;;) {
+		collect(s);
+		shuffle(s);
+		r = try_all(s);
+		if (r != -EAGAIN || unchanged(s))
+			return r;
+	}
 }
 
 /*
@@ -208,13 +265,17 @@ static int queue_and_wait(struct sel *s, int64_t deadline)
 	return r == -EAGAIN ? -EAGAIN : r;
 }
 
-/* No active case: nothing can ever fire; sleep out the deadline. */
+/*
+ * No active case: nothing can ever fire. chan_select() reports that
+ * (Go would block forever); the others wait out their deadline, even an
+ * endless one, since a timeout must never end early.
+ */
 static int select_nothing(int64_t deadline, int busy_err)
 {
 	struct chan__waiter w;
 
-	if (deadline == CHAN__FOREVER)
-		return -EINVAL; /* Go would block forever: report it instead */
+	if (busy_err == -EINVAL)
+		return -EINVAL;
 	if (deadline == 0)
 		return busy_err;
 	chan__waiter_init(&w);
@@ -226,6 +287,7 @@ static int select_nothing(int64_t deadline, int busy_err)
 static int select_impl(chan_case_t *cases, size_t n, int64_t deadline, int busy_err)
 {
 	uint32_t order_buf[SELECT_STACK_CASES];
+	uint64_t vers_buf[SELECT_STACK_CASES];
 	chan_t *locks_buf[SELECT_STACK_CASES];
 	struct chan__wentry entries_buf[SELECT_STACK_CASES];
 	struct sel s = { .cases = cases, .n = n };
@@ -244,16 +306,19 @@ static int select_impl(chan_case_t *cases, size_t n, int64_t deadline, int busy_
 	}
 	if (n <= SELECT_STACK_CASES) {
 		s.order = order_buf;
+		s.vers = vers_buf;
 		s.locks = locks_buf;
 		s.entries = entries_buf;
 	} else {
-		size_t bytes = n * (sizeof(uint32_t) + sizeof(chan_t *) + sizeof(*s.entries));
+		size_t bytes = n * (sizeof(*s.entries) + sizeof(uint64_t) + sizeof(chan_t *) +
+				    sizeof(uint32_t));
 
 		heap = malloc(bytes);
 		if (!heap)
 			return -ENOMEM;
 		s.entries = heap;
-		s.locks = (chan_t **)(s.entries + n);
+		s.vers = (uint64_t *)(s.entries + n);
+		s.locks = (chan_t **)(s.vers + n);
 		s.order = (uint32_t *)(s.locks + n);
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -266,18 +331,9 @@ static int select_impl(chan_case_t *cases, size_t n, int64_t deadline, int busy_
 		r = select_nothing(deadline, busy_err);
 		goto out;
 	}
-	qsort(s.locks, s.nlocks, sizeof(s.locks[0]), cmp_ptr);
-	{
-		size_t u = 1;
-
-		for (size_t i = 1; i < s.nlocks; i++)
-			if (s.locks[i] != s.locks[u - 1])
-				s.locks[u++] = s.locks[i];
-		s.nlocks = u;
-	}
 	for (;;) {
 		shuffle(&s);
-		r = try_all(&s);
+		r = try_all_stable(&s);
 		if (r != -EAGAIN)
 			break;
 		if (deadline == 0) {

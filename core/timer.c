@@ -149,7 +149,10 @@ static void *service(void *arg)
 			bool waiters;
 
 			heap_remove(t);
-			svc.firing = t;
+			/* A timer that frees itself in its callback is never
+			 * stopped, and its address may be reused at once: do
+			 * not leave it in svc.firing for a stranger to match. */
+			svc.firing = t->frees_itself ? NULL : t;
 			svc.firing_stopped = false;
 			chan__lock_release(&svc.lock);
 			fn(t, now); /* a one-shot t may be gone after this */
@@ -285,7 +288,7 @@ chan_t *chan_after(int64_t timeout_ns)
 	}
 	a->c = chan_retain(c);
 	a->t = (struct chan__timer){ .when = chan__deadline(timeout_ns), .fn = after_fire,
-				     .heap_index = SIZE_MAX };
+				     .heap_index = SIZE_MAX, .frees_itself = true };
 	r = chan__timer_start(&a->t);
 	if (r != 0) {
 		chan_release(c);

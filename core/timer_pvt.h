@@ -7,6 +7,7 @@
 #ifndef CHAN_CORE_TIMER_PVT_H
 #define CHAN_CORE_TIMER_PVT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ struct chan__timer {
 	int64_t period; /* > 0: periodic */
 	chan__timer_fn fn;
 	size_t heap_index; /* under the service lock; SIZE_MAX: not queued */
+	bool frees_itself; /* one-shot whose callback frees it: never stopped */
 };
 
 /*

@@ -21,6 +21,9 @@ void chan__waitq_push(struct chan__waitq *q, struct chan__wentry *e)
 	 * re-check that follows (a seq_cst load) cannot be ordered before it.
 	 * Pairs with chan__waitq_has_waiters(). */
 	atomic_fetch_add_explicit(&q->nwait, 1, memory_order_seq_cst);
+	/* Seq_cst, read by chan__case_version(): an arrival after a select's
+	 * attempt must show up in its second collect. */
+	atomic_fetch_add_explicit(&q->arrivals, 1, memory_order_seq_cst);
 }
 
 static void unlink_entry(struct chan__waitq *q, struct chan__wentry *e)

@@ -43,7 +43,8 @@ struct chan__wentry {
 };
 
 struct chan__waitq {
-	_Atomic uint32_t nwait; /* entries queued: read without the lock */
+	_Atomic uint32_t nwait;	   /* entries queued: read without the lock */
+	_Atomic uint32_t arrivals; /* entries ever queued: select's double collect */
 	struct chan__wentry *first, *last;
 };
 
@@ -61,6 +62,7 @@ static inline void chan__wentry_init(struct chan__wentry *e, struct chan__waiter
 static inline void chan__waitq_init(struct chan__waitq *q)
 {
 	atomic_init(&q->nwait, 0);
+	atomic_init(&q->arrivals, 0);
 	q->first = q->last = NULL;
 }
 
@@ -83,7 +85,8 @@ void chan__waitq_remove(struct chan__waitq *q, struct chan__wentry *e);
  * Lock held. Claims the first entry whose waiter is still WAITING, and
  * unlinks it; entries of waiters already claimed elsewhere or aborted are
  * unlinked on the way (their owners find them unqueued). @skip: a waiter
- * not to claim (the caller's own, in a select), or NULL.
+ * not to claim, or NULL (every caller today: a select never claims while
+ * its own entries are queued, so it cannot meet itself).
  * Return: the claimed entry, or NULL. The caller fills it in and then, after
  * dropping the lock, calls chan__unpark(e->w).
  */

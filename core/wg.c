@@ -79,5 +79,10 @@ void chan_wg_wait(chan_wg_t *wg)
 		 * change before we sleep returns at once. */
 		chan__futex_wait(counter_half(wg), (uint32_t)(s >> 32), CHAN__FOREVER);
 		s = atomic_load_explicit(&wg->state, memory_order_acquire);
+		/* Counted, yet no sleeper is counted while the counter is
+		 * non-zero: it went to zero (zeroing the sleepers), and a new
+		 * add came before we returned. Go panics here too. */
+		if ((s >> 32) != 0 && (s & 0xffffffffu) == 0)
+			CHAN__DIE("chan_wg: reused (chan_wg_add) before every chan_wg_wait returned");
 	}
 }

@@ -85,8 +85,9 @@ CHAN_API int chan_try_select(chan_case_t *cases, size_t n);
  * @timeout_ns: relative, as for chan_send_timeout(): 0 or less means
  *              "only if ready now", INT64_MAX waits forever.
  * Return: the index that fired, -ETIMEDOUT (never early; nothing was done;
- * also when no case has a channel and the timeout passes), or -EINVAL /
- * -ENOMEM as for chan_select().
+ * also when no case has a channel and the timeout passes: then it waits out
+ * the timeout, however long), or -EINVAL / -ENOMEM as for chan_select()
+ * (except that no channel is not an error here).
  */
 CHAN_API int chan_select_timeout(chan_case_t *cases, size_t n, int64_t timeout_ns);
 

@@ -70,12 +70,19 @@ CHAN_API int chan_go_configure(const chan_go_opts_t *opts);
 /**
  * chan_wg_t - a wait group. A complete type, declared by value and set up
  * with chan_wg_init() (or CHAN_WG_INIT); its fields are private. It may be
- * reused, or go out of scope, once chan_wg_wait() has returned and no
- * chan_wg_add()/chan_wg_done() is in progress.
+ * reused (a new chan_wg_add()), or go out of scope, once EVERY chan_wg_wait()
+ * on it has returned and no chan_wg_add()/chan_wg_done() is in progress;
+ * reusing it while a waiter has not yet returned aborts, as Go panics.
  */
+#ifdef __cplusplus
+typedef struct chan_wg {
+	alignas(8) uint64_t state; /* private; the same layout as the C type */
+} chan_wg_t;
+#else
 typedef struct chan_wg {
 	_Atomic uint64_t state; /* private: counter << 32 | sleeping waiters */
 } chan_wg_t;
+#endif
 
 #define CHAN_WG_INIT { 0 }
 

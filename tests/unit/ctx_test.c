@@ -244,3 +244,32 @@ Test(ctx, done_channel_in_select_stops_workers)
 	chan_ctx_release(ctx);
 	chan_release(jobs);
 }
+
+struct canceler {
+	chan_ctx_t *ctx;
+};
+
+static void *cancel_it(void *arg)
+{
+	chan_ctx_cancel(((struct canceler *)arg)->ctx);
+	return NULL;
+}
+
+Test(ctx, err_is_zero_until_done_is_closed)
+{
+	for (int i = 0; i < 2000; i++) {
+		chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+		struct canceler k = { c };
+		pthread_t t;
+
+		pthread_create(&t, NULL, cancel_it, &k);
+		for (int spin = 0; spin < 1000; spin++) {
+			if (chan_ctx_err(c) != 0) {
+				cr_assert(done_closed(c), "err set while done still blocks");
+				break;
+			}
+		}
+		pthread_join(t, NULL);
+		chan_ctx_release(c);
+	}
+}

@@ -432,3 +432,84 @@ Test(select, select_send_meets_plain_recv_and_back)
 	chan_release(u);
 	chan_release(other);
 }
+
+/* ---- Go's TestNonblockSelectRace{,2}: default only if nothing was ready --- */
+
+struct nbrace {
+	chan_t *c1, *c2, *go, *done;
+	int iters;
+};
+
+static void *nb_selector(void *arg)
+{
+	struct nbrace *r = arg;
+
+	for (int i = 0; i < r->iters; i++) {
+		long tok, ok;
+
+		chan_recv(r->go, &tok);
+		chan_case_t cs[2] = { rx(r->c1, NULL), rx(r->c2, NULL) };
+
+		ok = chan_try_select(cs, 2) >= 0;
+		chan_send(r->done, &ok);
+	}
+	return NULL;
+}
+
+static void nonblock_race(bool close_c2)
+{
+	struct nbrace r = { .go = chan_new(8, 1), .done = chan_new(8, 1), .iters = 20000 };
+	pthread_t t;
+	long one = 1, ok;
+
+	pthread_create(&t, NULL, nb_selector, &r);
+	for (int i = 0; i < r.iters; i++) {
+		chan_t *c1 = chan_new(8, 1), *c2 = chan_new(8, close_c2 ? 0 : 1);
+
+		chan_send(c1, &one);
+		r.c1 = c1;
+		r.c2 = c2;
+		chan_send(r.go, &one); /* publishes c1/c2 to the selector */
+		if (close_c2)
+			chan_close(c2);
+		else
+			chan_send(c2, &one);
+		chan_try_recv(c1, NULL);
+		chan_recv(r.done, &ok);
+		cr_assert(ok, "iteration %d: default taken while a case was ready", i);
+		chan_release(c1);
+		chan_release(c2);
+	}
+	pthread_join(t, NULL);
+	chan_release(r.go);
+	chan_release(r.done);
+}
+
+Test(select, nonblock_select_race, .timeout = 120)
+{
+	nonblock_race(false);
+}
+
+Test(select, nonblock_select_race_with_close, .timeout = 120)
+{
+	nonblock_race(true);
+}
+
+static void *select_forever(void *arg)
+{
+	chan_case_t cs[2] = { rx(NULL, NULL), tx(NULL, NULL) };
+
+	*(int *)arg = chan_select_timeout(cs, 2, INT64_MAX);
+	return NULL;
+}
+
+Test(select, no_channels_with_an_endless_timeout_waits)
+{
+	static int ret = 12345;
+	pthread_t t;
+
+	pthread_create(&t, NULL, select_forever, &ret);
+	sleep_ms(50);
+	cr_assert_eq(ret, 12345, "returned %d instead of waiting out INT64_MAX", ret);
+	pthread_detach(t); /* it never returns; the test process ends here */
+}
