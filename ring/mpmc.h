@@ -160,21 +160,46 @@ static inline void ring_empty(struct ring *r, uint64_t start, unsigned char *dst
 }
 
 /*
- * Push up to @n elements with one reservation (one CAS on tail). Returns how
- * many went in; 0 with *@closed set if the ring is closed.
+ * How many consecutive slots from @pos have stamp == position + @delta
+ * (delta 0: free for the producer of that position; 1: published for its
+ * consumer), at most @max <= cap. Acquire loads: A1/A2.
  *
- * The free count comes from a head read after tail: if the CAS succeeds, tail
- * was current and head can only have moved on since, so the count is never
- * too high. Each reserved slot is then waited for (its consumer may still be
- * copying out) and published in order.
+ * Bursts reserve only slots found ready this way, never slots another
+ * thread has claimed and not finished: so a burst never waits for a thread
+ * that may be preempted (with 8 threads on 2 cores, waiting for a stalled
+ * partner's copy turned every cap-1 burst into a sched_yield storm). The
+ * stamps stay as read until our CAS, because only the thread that claims a
+ * position touches its slot, and the CAS proves nobody else claimed them.
+ */
+static inline uint64_t ring_scan(const struct ring *r, uint64_t pos, uint64_t delta, uint64_t max)
+{
+	uint64_t k = 0;
+
+	while (k < max) {
+		const struct ring_slot *s = ring_slot_at(r, pos);
+
+		if (atomic_load_explicit(&s->stamp, memory_order_acquire) != pos + delta)
+			break;
+		k++;
+		pos = ring_next(r, pos);
+	}
+	return k;
+}
+
+/*
+ * Push up to @n elements with one reservation (one CAS on tail). Returns how
+ * many went in; 0 when full, or with *@closed set if the ring is closed.
+ * The capacity needs no count: a slot is free (stamp == pos) only after head
+ * has passed its previous element (ring.h), so free slots never put tail
+ * more than a lap ahead of head.
  */
 static inline size_t ring_push_burst_mpmc(struct ring *r, const void *elems, size_t n, bool *closed)
 {
-	/* Acquire (here and on CAS failure), not relaxed: the head load below
-	 * must not be satisfied before this one, or a weakly ordered CPU could
-	 * pair an old tail with a newer head and count wrongly. */
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	unsigned step = 0;
 	uint64_t k;
+	/* Acquire (and on CAS failure): orders the stamp and head loads below
+	 * after it, on weakly ordered CPUs too. */
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 
 	*closed = false;
 	if (n == 0)
@@ -184,65 +209,73 @@ static inline size_t ring_push_burst_mpmc(struct ring *r, const void *elems, siz
 			*closed = true;
 			return 0;
 		}
-		/* S2: pairs with C2. */
-		uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
-		uint64_t used = ring_count(r, head, tail);
-
-		k = r->cap - used;
-		if (k == 0) {
-			/* Full if tail did not move while we read head. */
-			uint64_t again = atomic_load_explicit(&r->tail, memory_order_seq_cst);
-
-			if (again == tail)
-				return 0;
-			tail = again;
+		k = ring_scan(r, tail, 0, n < r->cap ? n : r->cap);
+		if (k > 0) {
+			/* C1 */
+			if (atomic_compare_exchange_weak_explicit(&r->tail, &tail,
+								  ring_advance(r, tail, k),
+								  memory_order_seq_cst,
+								  memory_order_acquire))
+				break;
 			continue;
 		}
-		if (k > n)
-			k = n;
-		/* C1 */
-		if (atomic_compare_exchange_weak_explicit(&r->tail, &tail, ring_advance(r, tail, k),
-							  memory_order_seq_cst, memory_order_acquire))
-			break;
+		/* The slot at tail is not free: full, or a consumer is still
+		 * copying out of it, or tail is stale. As in the single push. */
+		uint64_t stamp = atomic_load_explicit(&ring_slot_at(r, tail)->stamp,
+						      memory_order_acquire);
+
+		if (stamp + r->one_lap == tail + 1) {
+			/* S2: pairs with C2. */
+			uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+
+			if (head + r->one_lap == tail)
+				return 0;
+		}
+		if (stamp != tail)
+			ring_backoff(&step);
+		tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 	}
 	ring_fill(r, tail, elems, k);
 	return (size_t)k;
 }
 
 /*
- * Pop up to @max elements with one reservation (one CAS on head). Returns how
- * many came out; 0 with *@closed set if the ring is closed and drained.
- * @elems may be NULL to discard. The count is safe as in the push: tail is
- * read after head, and a successful CAS proves head was current.
+ * Pop up to @max published elements with one reservation (one CAS on head).
+ * Returns how many came out; 0 when empty, or with *@closed set if the ring
+ * is closed and drained. @elems may be NULL to discard.
  */
 static inline size_t ring_pop_burst_mpmc(struct ring *r, void *elems, size_t max, bool *closed)
 {
-	/* Acquire (and on CAS failure): orders this load before the tail load
-	 * below, which the count's safety argument needs (see the push). */
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	unsigned step = 0;
 	uint64_t k;
+	/* Acquire (and on CAS failure): see the push. */
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
 
 	*closed = false;
 	if (max == 0)
 		return 0;
 	for (;;) {
+		k = ring_scan(r, head, 1, max < r->cap ? max : r->cap);
+		if (k > 0) {
+			/* C2 */
+			if (atomic_compare_exchange_weak_explicit(&r->head, &head,
+								  ring_advance(r, head, k),
+								  memory_order_seq_cst,
+								  memory_order_acquire))
+				break;
+			continue;
+		}
 		/* S1: pairs with C1 and with ring_close(). */
 		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
-		uint64_t t = tail & ~r->mark_bit;
 
-		if (t == head) {
-			/* Tail was read after head, and head <= tail always: so
-			 * head was still current then, and the ring was empty. */
+		if ((tail & ~r->mark_bit) == head) {
 			*closed = (tail & r->mark_bit) != 0;
 			return 0;
 		}
-		k = ring_count(r, head, t);
-		if (k > max)
-			k = max;
-		/* C2 */
-		if (atomic_compare_exchange_weak_explicit(&r->head, &head, ring_advance(r, head, k),
-							  memory_order_seq_cst, memory_order_acquire))
-			break;
+		/* A producer claimed the slot at head and is still copying in,
+		 * or head is stale: as in the single pop. */
+		ring_backoff(&step);
+		head = atomic_load_explicit(&r->head, memory_order_acquire);
 	}
 	ring_empty(r, head, elems, k);
 	return (size_t)k;

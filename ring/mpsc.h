@@ -66,17 +66,22 @@ static inline enum ring_status ring_try_pop_mpsc(struct ring *r, void *elem)
 
 static inline size_t ring_pop_burst_mpsc(struct ring *r, void *elems, size_t max, bool *closed)
 {
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed); /* ours */
 	uint64_t k;
 
 	*closed = false;
 	if (max == 0)
 		return 0;
-	k = ring_sc_ready(r, head, closed);
-	if (k == 0)
-		return 0;
-	if (k > max)
-		k = max;
+	/* Only published slots (see ring_scan()): no waiting for a producer
+	 * still copying in, unless none is published yet. */
+	k = ring_scan(r, head, 1, max < r->cap ? max : r->cap);
+	if (k == 0) {
+		if (ring_sc_ready(r, head, closed) == 0)
+			return 0;
+		/* Reserved by a producer that is still copying in. */
+		ring_wait_stamp(r, head, head + 1);
+		k = ring_scan(r, head, 1, max < r->cap ? max : r->cap);
+	}
 	/* C2 before the R2s in ring_empty(), as in the MPMC burst: head never
 	 * lags a freed slot. */
 	atomic_store_explicit(&r->head, ring_advance(r, head, k), memory_order_seq_cst);

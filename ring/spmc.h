@@ -47,19 +47,24 @@ static inline enum ring_status ring_try_push_spmc(struct ring *r, const void *el
 
 static inline size_t ring_push_burst_spmc(struct ring *r, const void *elems, size_t n, bool *closed)
 {
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	uint64_t head, k;
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed); /* ours */
+	uint64_t k;
 
 	*closed = (tail & r->mark_bit) != 0;
 	if (*closed || n == 0)
 		return 0;
-	/* S2: pairs with C2. tail is ours, so the count is exact or too high. */
-	head = atomic_load_explicit(&r->head, memory_order_seq_cst);
-	k = r->cap - ring_count(r, head, tail);
-	if (k == 0)
-		return 0;
-	if (k > n)
-		k = n;
+	/* Only free slots (see ring_scan()): no waiting for a consumer still
+	 * copying out, unless no slot is free yet. */
+	k = ring_scan(r, tail, 0, n < r->cap ? n : r->cap);
+	if (k == 0) {
+		/* S2: pairs with C2. */
+		uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+
+		if (head + r->one_lap == tail)
+			return 0; /* full */
+		ring_wait_stamp(r, tail, tail); /* a consumer is copying out */
+		k = ring_scan(r, tail, 0, n < r->cap ? n : r->cap);
+	}
 	/* C1: fails only if close set mark_bit. */
 	if (!atomic_compare_exchange_strong_explicit(&r->tail, &tail, ring_advance(r, tail, k),
 						     memory_order_seq_cst, memory_order_relaxed)) {
