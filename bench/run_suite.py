@@ -18,7 +18,8 @@ writes:
 Cells are median seconds, except pingpong (ns per round trip) and
 select_shared (ns of CPU per select: wall time x min(T, CPUs) / selects, so
 that a flat line means no contention, even with more threads than cores).
-The ratio column is chan's value divided by the best peer's (< 1: chan wins).
+The ratio column is chan's value divided by the best peer's (< 1: chan wins),
+taken within each round and then the median over rounds (see round_ratio()).
 """
 import argparse
 import datetime
@@ -147,18 +148,32 @@ def fmt(v):
     return "%.4f" % v
 
 
-def table(results, impls, labels):
+def round_ratio(runs, label, cap, impls):
+    """Median over rounds of chan / best peer, each ratio taken within one round.
+
+    The implementations of a row run back to back in every round, so a ratio
+    inside a round compares them under the same machine state; on a shared VM
+    whose speed drifts for minutes at a time this is steadier than a ratio of
+    medians taken from different rounds."""
+    ours = runs.get((label, cap, "chan"), [])
+    ratios = []
+    for r, v in enumerate(ours):
+        peers = [runs[(label, cap, i)][r] for i in impls if i != "chan"
+                 and r < len(runs.get((label, cap, i), []))
+                 and isinstance(runs[(label, cap, i)][r], float)]
+        if isinstance(v, float) and peers:
+            ratios.append(v / min(peers))
+    return statistics.median(ratios) if ratios else None
+
+
+def table(results, runs, impls, labels):
     head = ["scenario", "cap"] + impls + ["chan/best peer"]
     lines = [head]
     for label, cap in labels:
         cells = [results.get((label, cap, i), "-") for i in impls]
-        ours = results.get((label, cap, "chan"))
-        peers = [results[(label, cap, i)] for i in impls if i != "chan"
-                 and isinstance(results.get((label, cap, i)), float)]
-        ratio = "-"
-        if isinstance(ours, float) and peers:
-            ratio = "%.2f" % (ours / min(peers))
-        lines.append([label, cap] + [fmt(c) for c in cells] + [ratio])
+        ratio = round_ratio(runs, label, cap, impls)
+        lines.append([label, cap] + [fmt(c) for c in cells] +
+                     ["-" if ratio is None else "%.2f" % ratio])
     widths = [max(len(str(r[k])) for r in lines) for k in range(len(head))]
     text = []
     for n, r in enumerate(lines):
@@ -266,9 +281,10 @@ def main():
     for (label, scenario, cap, threads, pin) in todo:
         if (label, cap) not in labels:
             labels.append((label, cap))
-    text = table(results, impls, labels)
+    text = table(results, runs, impls, labels)
     header = ("chan benchmark suite, %s\n%s, %d CPUs, Linux %s; msgs=%d threads=%d, median of %d\n"
-              "cells: seconds; pingpong: ns per round trip; select_shared: ns per select\n"
+              "cells: seconds; pingpong: ns per round trip; select_shared: ns per select;\n"
+              "timeout: over the per-run limit; ratio: median over rounds of chan / best peer\n"
               % (info["date"], info["cpu"], info["cpus"], info["kernel"], args.msgs,
                  args.threads, args.repeats))
     with open(os.path.join(outdir, "table.txt"), "w") as f:
@@ -283,6 +299,9 @@ def main():
                                                   " ".join(str(x) for x in runs[(label, cap, i)])))
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"machine": info,
+                   "ratios": [{"scenario": label, "cap": cap,
+                               "chan_over_best_peer": round_ratio(runs, label, cap, impls)}
+                              for (label, cap) in labels],
                    "results": [{"scenario": label, "cap": cap, "threads": threads, "impl": i,
                                 "median": results[(label, cap, i)],
                                 "runs": runs[(label, cap, i)]}
