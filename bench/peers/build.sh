@@ -40,6 +40,9 @@ build_crossbeam()
 {
 	# .cargo/config.toml in rust/ points crates-io at Debian's vendored crates; cargo reads
 	# it from the current directory, hence the cd.
+	# Cargo.lock is generated and not kept: a lockfile written by a newer cargo (format
+	# v4) is unreadable by Debian 12's cargo, so let whichever cargo builds write its own.
+	rm -f "$peers_dir/rust/Cargo.lock"
 	cd "$peers_dir/rust" &&
 		CARGO_TARGET_DIR=$work/cargo-target "$(find_cargo)" build --release --offline &&
 		cp "$work/cargo-target/release/crossbeam" "$1"
