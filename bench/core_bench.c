@@ -7,9 +7,7 @@
  *   pingpong      round trip over two unbuffered channels (ns per round trip)
  *   select_cost   one thread: send + select-receive over {ready, empty}
  *                 channels, against send + chan_recv (ns per pair)
- *   select_shared T workers each select over {send on a private cap-1
- *                 channel, receive on it, receive on one shared channel
- *                 nobody sends on} (ns per select; Go issue 20351)
+ * (select_shared, Go issue 20351, is in the side-by-side suite: chan_suite.)
  *
  * Each line: "bench=<name> cap=<c> threads=<p>x<c> msgs=<n> ns_per_op=<x> mops=<y>".
  * Usage: core_bench [-n messages] [-r repeats] [-b workload] [-q]  (-q: quick smoke run)
@@ -161,42 +159,6 @@ static double run_select_cost(int use_select)
 	return (double)(chan_now() - t0) / (double)n_msgs;
 }
 
-struct shared_sel {
-	chan_t *shared;
-	long iters;
-};
-
-static void *shared_worker(void *arg)
-{
-	struct shared_sel *s = arg;
-	chan_t *priv = chan_new(sizeof(long), 1);
-	long v = 1, got;
-	chan_case_t cs[3] = { { .chan = priv, .op = CHAN_OP_SEND, .elem = &v },
-			      { .chan = priv, .op = CHAN_OP_RECV, .elem = &got },
-			      { .chan = s->shared, .op = CHAN_OP_RECV, .elem = &got } };
-
-	for (long i = 0; i < s->iters; i++)
-		if (chan_select(cs, 3) == 2)
-			abort();
-	chan_release(priv);
-	return NULL;
-}
-
-static double run_select_shared(int threads)
-{
-	struct shared_sel s = { chan_new(sizeof(long), 0), n_msgs / threads };
-	pthread_t t[64];
-	int64_t t0 = chan_now();
-
-	for (int i = 0; i < threads; i++)
-		pthread_create(&t[i], NULL, shared_worker, &s);
-	for (int i = 0; i < threads; i++)
-		pthread_join(t[i], NULL);
-	chan_release(s.shared);
-	/* Per select, as each worker sees it: wall time over its iterations. */
-	return (double)(chan_now() - t0) / (double)s.iters;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -244,11 +206,6 @@ static double uncontended_thunk(void *a)
 static double select_cost_thunk(void *a)
 {
 	return run_select_cost(*(int *)a);
-}
-
-static double select_shared_thunk(void *a)
-{
-	return run_select_shared(*(int *)a);
 }
 
 static double pingpong_thunk(void *a)
@@ -302,8 +259,6 @@ int main(int argc, char **argv)
 	static int recv_only = 0, with_select = 1;
 	report("recv_cost", 1024, 1, 1, select_cost_thunk, &recv_only);
 	report("select_cost", 1024, 1, 1, select_cost_thunk, &with_select);
-	static int tcounts[] = { 1, 2, 4, 8 };
-	for (int i = 0; i < 4; i++)
-		report("select_shared", 1, tcounts[i], 0, select_shared_thunk, &tcounts[i]);
+
 	return 0;
 }
