@@ -16,13 +16,8 @@ static uint64_t next_pow2(uint64_t x)
 
 static size_t stride_of(enum ring_kind kind, size_t elem_size)
 {
-	size_t data = elem_size;
-
-	if (kind != RING_SPSC)
-		data += sizeof(struct ring_slot);
-	else if (elem_size < 8)
-		return elem_size; /* packed: small elements need no alignment */
-	return (data + 7) & ~(size_t)7;
+	(void)kind; /* every flavour has stamped slots */
+	return (sizeof(struct ring_slot) + elem_size + 7) & ~(size_t)7;
 }
 
 size_t ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap)
@@ -44,14 +39,12 @@ void ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t c
 	r->mark_bit = next_pow2(cap + 1);
 	r->one_lap = r->mark_bit * 2;
 	r->slots = slots;
-	if (kind != RING_SPSC) {
-		for (uint64_t i = 0; i < cap; i++) {
-			struct ring_slot *s = ring_slot_at(r, i);
+	for (uint64_t i = 0; i < cap; i++) {
+		struct ring_slot *s = ring_slot_at(r, i);
 
-			/* Relaxed: the ring is published to other threads by
-			 * whatever hands them the channel (a release). */
-			atomic_store_explicit(&s->stamp, i, memory_order_relaxed);
-		}
+		/* Relaxed: the ring is published to other threads by whatever
+		 * hands them the channel (a release). */
+		atomic_store_explicit(&s->stamp, i, memory_order_relaxed);
 	}
 	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
@@ -104,9 +97,6 @@ void ring_drain(struct ring *r, void (*fn)(void *elem, void *arg), void *arg)
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed) & ~r->mark_bit;
 
-	for (uint64_t pos = head; pos != tail; pos = ring_next(r, pos)) {
-		unsigned char *p = r->slots + ring_index(r, pos) * r->stride;
-
-		fn(r->kind == RING_SPSC ? p : ((struct ring_slot *)p)->data, arg);
-	}
+	for (uint64_t pos = head; pos != tail; pos = ring_next(r, pos))
+		fn(ring_slot_at(r, pos)->data, arg);
 }

@@ -3,7 +3,8 @@
  * ring/ring.h - bounded lock-free rings of fixed-size slots (private).
  *
  * One struct ring serves four flavours, chosen at creation and never mixed
- * on one ring: MPMC (ring/mpmc.h, the default), SPSC, MPSC and SPMC. Each
+ * on one ring: MPMC (ring/mpmc.h, the default), SPSC, MPSC and SPMC; they
+ * share one slot layout and differ in which side may skip the CAS. Each
  * flavour header has the same function set, suffixed with its name:
  * ring_try_push_<f>, ring_try_pop_<f>, ring_push_burst_<f>, ring_pop_burst_<f>.
  *
@@ -20,7 +21,7 @@
  *     (cap elements) ahead of head. Every flavour therefore advances head
  *     before it frees the slots it read (stamp = pos + one_lap): a producer
  *     may take a freed slot at once, and must find head already past it;
- *   - stamped flavours (all but SPSC): slot i holds stamp == pos when it is free
+ *   - every flavour has stamped slots: slot i holds stamp == pos when it is free
  *     for the producer at pos, and pos + 1 when it holds the value written at
  *     pos; a consumer at pos frees it with stamp = pos + one_lap (Vyukov's
  *     per-slot sequence, in lap form);
@@ -75,11 +76,9 @@ struct ring_slot {
 struct ring {
 	/* Consumer side: written by every pop, read by pushes only to tell full. */
 	alignas(CHAN_CACHELINE) _Atomic uint64_t head;
-	uint64_t tail_cache; /* SPSC only: the consumer's last view of tail */
 
 	/* Producer side: written by every push and by close (mark_bit). */
 	alignas(CHAN_CACHELINE) _Atomic uint64_t tail;
-	uint64_t head_cache; /* SPSC only: the producer's last view of head */
 
 	/* Read-only after ring_init(): shared by both sides without traffic. */
 	alignas(CHAN_CACHELINE) unsigned char *slots;

@@ -292,8 +292,9 @@ Test(ring, storage_size_rejects_overflow)
 {
 	cr_assert_eq(ring_storage_size(RING_MPMC, 8, RING_CAP_MAX + 1), 0);
 	cr_assert_eq(ring_storage_size(RING_MPMC, SIZE_MAX / 2, 4), 0);
-	cr_assert_eq(ring_storage_size(RING_SPSC, 1, 10), 10, "small SPSC elements are packed");
+	cr_assert_eq(ring_storage_size(RING_SPSC, 1, 10), 160, "stamp + 1 byte, 8-aligned");
 	cr_assert_eq(ring_storage_size(RING_MPMC, 8, 10), 160, "stamp + 8 bytes per slot");
+	cr_assert_eq(ring_storage_size(RING_MPMC, 24, 10), 320);
 }
 
 Test(ring, lap_encoding_helpers)
