@@ -29,6 +29,7 @@
 #include <chan/timer.h>
 
 #include "clock_pvt.h"
+#include "debug_pvt.h"
 #include "futex_pvt.h"
 #include "lock_pvt.h"
 #include "timer_pvt.h"
@@ -105,9 +106,21 @@ static void heap_remove(struct chan__timer *t)
 	sift_down(last->heap_index);
 }
 
-static int heap_push(struct chan__timer *t)
+/* Insert @t; the caller made sure there is room (len < cap). */
+static void heap_insert(struct chan__timer *t)
 {
-	if (svc.len == svc.cap) {
+	heap_set(svc.len++, t);
+	sift_up(svc.len - 1);
+}
+
+/*
+ * Arming keeps one slot spare beyond the new timer: the service re-arms a
+ * periodic timer only after popping it, so with that spare the re-arm always
+ * finds room and a ticker can never stop for lack of memory.
+ */
+static int heap_reserve_for_one_more(void)
+{
+	if (svc.len + 2 > svc.cap) {
 		size_t cap = svc.cap ? svc.cap * 2 : 64;
 		struct chan__timer **h = realloc(svc.heap, cap * sizeof(*h));
 
@@ -116,8 +129,6 @@ static int heap_push(struct chan__timer *t)
 		svc.heap = h;
 		svc.cap = cap;
 	}
-	heap_set(svc.len++, t);
-	sift_up(svc.len - 1);
 	return 0;
 }
 
@@ -163,8 +174,9 @@ static void *service(void *arg)
 				t->when += t->period;
 				if (t->when <= now)
 					t->when += ((now - t->when) / t->period + 1) * t->period;
-				if (heap_push(t) != 0)
-					t->heap_index = SIZE_MAX; /* no memory: the ticker stops */
+				/* Room: arming kept a slot spare. */
+				CHAN__ASSERT(svc.len < svc.cap);
+				heap_insert(t);
 			}
 			svc.firing = NULL;
 			waiters = svc.stop_waiters > 0;
@@ -212,7 +224,9 @@ int chan__timer_start(struct chan__timer *t)
 	chan__lock_acquire(&svc.lock);
 	r = start_service();
 	if (r == 0)
-		r = heap_push(t);
+		r = heap_reserve_for_one_more();
+	if (r == 0)
+		heap_insert(t);
 	earliest = r == 0 && t->heap_index == 0;
 	chan__lock_release(&svc.lock);
 	if (earliest)
