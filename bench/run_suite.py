@@ -227,15 +227,15 @@ def plot(outdir, results, impls):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--msgs", type=int, default=5000000)
-    ap.add_argument("--threads", type=int, default=4)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--msgs", type=int, default=5000000, help="messages per run (default 5M)")
+    ap.add_argument("--threads", type=int, default=4, help="T for mpsc/mpmc/select rows")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is kept")
     ap.add_argument("--timeout", type=int, default=60, help="seconds per run")
     ap.add_argument("--quick", action="store_true", help="smoke run: 200k messages, 1 run")
-    ap.add_argument("--impls", default=",".join(IMPLS))
+    ap.add_argument("--impls", default=",".join(IMPLS), help="comma list, default: all")
     ap.add_argument("--only", default="", help="comma list of scenario labels to run")
     ap.add_argument("--sweep", default="", help="thread counts for a scaling sweep, e.g. 1,2,4,8,16")
-    ap.add_argument("--out", default=os.path.join(ROOT, "results"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "results"), help="results folder")
     args = ap.parse_args()
     if args.quick:
         args.msgs, args.repeats, args.timeout = 200000, 1, 30
