@@ -29,6 +29,10 @@
  * (8 on 2 cores) see long waits and stop spinning; a pinned ping-pong stops
  * at once. A thread with a zero budget yields once before it sleeps (see
  * chan__park()); there are no sched_yield loops here.
+ *
+ * The same budget drives chan__wait_spin(), where a buffered-channel waiter
+ * polls the ring before it queues; a wait that began with such a poll does
+ * not spin again on its futex word, and learns from its whole length.
  */
 #include <errno.h>
 #include <sched.h>
