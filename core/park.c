@@ -65,12 +65,6 @@ static int32_t spin_budget(void)
 	return spin.budget_ns;
 }
 
-bool chan__spin_allowed(void)
-{
-	/* A look only: probing is chan__park()'s business. */
-	return spin.budget_ns != 0;
-}
-
 static void spin_learn(int32_t b)
 {
 	spin.budget_ns = b < 0 ? 0 : (b > SPIN_MAX_NS ? SPIN_MAX_NS : b);

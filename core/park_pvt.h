@@ -120,10 +120,4 @@ int chan__park_wait(struct chan__waiter *w, struct chan__wait *wt, int64_t deadl
 /* chan__unpark() - wake @w; release: publishes what the waker wrote. */
 void chan__unpark(struct chan__waiter *w);
 
-/*
- * chan__spin_allowed() - whether this thread's recent waits say that spinning
- * pays (see core/park.c); a caller's own short spins follow it too.
- */
-bool chan__spin_allowed(void);
-
 #endif /* CHAN_CORE_PARK_PVT_H */
