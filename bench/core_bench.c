@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include <chan/chan.h>
 
 static long n_msgs = 2000000;
@@ -161,13 +162,6 @@ static double run_select_cost(int use_select)
 	return (double)(chan_now() - t0) / (double)n_msgs;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void report(const char *name, size_t cap, int np, int nc, double (*fn)(void *), void *arg)
 {
 	double v[32];
@@ -180,9 +174,10 @@ static void report(const char *name, size_t cap, int np, int nc, double (*fn)(vo
 		       name, cap, np, nc, n_msgs, r, v[r], 1e3 / v[r]);
 		fflush(stdout);
 	}
-	qsort(v, (size_t)repeats, sizeof(v[0]), cmp_double);
+	double med = bench_median(v, (size_t)repeats);
+
 	printf("bench=%s cap=%zu threads=%dx%d msgs=%ld median ns_per_op=%.1f mops=%.2f\n", name,
-	       cap, np, nc, n_msgs, v[repeats / 2], 1e3 / v[repeats / 2]);
+	       cap, np, nc, n_msgs, med, 1e3 / med);
 	fflush(stdout);
 }
 

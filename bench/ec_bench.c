@@ -28,6 +28,7 @@
 
 #include <ck_ec.h>
 
+#include "bench_util.h"
 #include <chan/chan.h>
 
 #include "ring/mpmc.h"
@@ -261,13 +262,6 @@ static double run_pingpong(int use_ec)
 	return ns;
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void report(const char *name, uint64_t cap, int p)
 {
 	for (int use_ec = 0; use_ec < 2; use_ec++) {
@@ -275,9 +269,9 @@ static void report(const char *name, uint64_t cap, int p)
 
 		for (int r = 0; r < repeats; r++)
 			v[r] = p ? run_mpmc(use_ec, cap, p) : run_pingpong(use_ec);
-		qsort(v, (size_t)repeats, sizeof(v[0]), cmp);
 		printf("bench=%s cap=%llu impl=%s msgs=%ld median ns_per_op=%.1f\n", name,
-		       (unsigned long long)cap, use_ec ? "ck_ec" : "chan", n_msgs, v[repeats / 2]);
+		       (unsigned long long)cap, use_ec ? "ck_ec" : "chan", n_msgs,
+		       bench_median(v, (size_t)repeats));
 		fflush(stdout);
 	}
 }

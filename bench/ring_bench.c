@@ -25,6 +25,7 @@
 
 #include <urcu/wfcqueue.h>
 
+#include "bench_util.h"
 #include <chan/clock.h>
 
 #include "ring/list.h"
@@ -233,13 +234,6 @@ static double run(enum impl impl, int p)
 	return ns;
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
 	static const int threads[] = { 1, 2, 4 };
@@ -261,10 +255,9 @@ int main(int argc, char **argv)
 
 			for (int r = 0; r < repeats; r++)
 				v[r] = run((enum impl)impl, threads[t]);
-			qsort(v, (size_t)repeats, sizeof(v[0]), cmp);
 			printf("bench=%s impl=%s threads=%dx%d msgs=%ld median ns_per_op=%.1f\n",
 			       impl <= FAA ? "ring" : "list", impl_name[impl], threads[t],
-			       threads[t], n_msgs, v[repeats / 2]);
+			       threads[t], n_msgs, bench_median(v, (size_t)repeats));
 			fflush(stdout);
 		}
 	}
