@@ -76,7 +76,7 @@ struct sel {
 	chan_t **locks;		   /* distinct channels, ascending address */
 	size_t nlocks;
 	bool sorted;		   /* locks sorted and deduplicated yet */
-	uint64_t *vers;		   /* case versions, for the double collect */
+	uint64_t *vers;		   /* by case index: versions for the double collect */
 	struct chan__wentry *entries; /* one per case, by case index */
 	struct chan__waiter w;
 };
@@ -152,21 +152,26 @@ static int try_all(struct sel *s)
 	return -EAGAIN;
 }
 
+/*
+ * The double collect compares each case's version with the one recorded for
+ * the same case: versions are stored by case index, never by position in
+ * the shuffled order (which changes between the two collects).
+ */
 static void collect(struct sel *s)
 {
 	for (size_t k = 0; k < s->nactive; k++) {
-		chan_case_t *cs = &s->cases[s->order[k]];
+		uint32_t i = s->order[k];
 
-		s->vers[k] = chan__case_version(cs->chan, cs->op);
+		s->vers[i] = chan__case_version(s->cases[i].chan, s->cases[i].op);
 	}
 }
 
 static bool unchanged(struct sel *s)
 {
 	for (size_t k = 0; k < s->nactive; k++) {
-		chan_case_t *cs = &s->cases[s->order[k]];
+		uint32_t i = s->order[k];
 
-		if (s->vers[k] != chan__case_version(cs->chan, cs->op))
+		if (s->vers[i] != chan__case_version(s->cases[i].chan, s->cases[i].op))
 			return false;
 	}
 	return true;
