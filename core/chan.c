@@ -41,6 +41,7 @@
 #include "chan_pvt.h"
 #include "clock_pvt.h"
 #include "debug_pvt.h"
+#include "../ring/fault.h"
 #include "../ring/mpmc.h"
 #include "../ring/mpsc.h"
 #include "../ring/spmc.h"
@@ -695,7 +696,7 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 		return NULL;
 	}
 	total = (total + CHAN_CACHELINE - 1) & ~(size_t)(CHAN_CACHELINE - 1);
-	c = aligned_alloc(CHAN_CACHELINE, total);
+	c = chan__aligned_alloc(CHAN_CACHELINE, total);
 	if (!c) {
 		errno = ENOMEM;
 		return NULL;
@@ -749,7 +750,7 @@ static void drop_one(void *elem, void *arg)
 
 void chan_release(chan_t *c)
 {
-	if (!c)
+	if (!c || c->is_static)
 		return;
 	/* Acq_rel: every holder's uses happen-before the free done by the
 	 * last one (release by each, acquire by the last). */

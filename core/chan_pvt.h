@@ -47,6 +47,7 @@ struct chan {
 	void (*drop)(void *elem);
 	_Atomic uint32_t refs;
 	_Atomic bool closed; /* unbuffered only */
+	bool is_static;	     /* static storage (CHAN__STATIC_UNBUFFERED): never freed */
 
 	/* Wait queues: written only when somebody waits. */
 	alignas(CHAN_CACHELINE) struct chan__lock lock;
@@ -59,6 +60,18 @@ struct chan {
 	} q;
 	/* Ring slots follow the struct, in the same allocation. */
 };
+
+/*
+ * CHAN__STATIC_UNBUFFERED() - the initializer of an unbuffered channel in
+ * static storage, usable before main() and without any allocation (the
+ * background context's done channel). Zero is a free lock and empty wait
+ * queues; chan_release() never frees it.
+ */
+#define CHAN__STATIC_UNBUFFERED(esize)                                                \
+	{                                                                             \
+		.kind = CHAN_KIND_UNBUFFERED, .elem_size = (esize), .refs = 1,        \
+		.is_static = true                                                     \
+	}
 
 /* Non-consuming readiness checks, for a waiter's re-check (seq_cst loads). */
 bool chan__recv_ready(chan_t *c);

@@ -24,14 +24,15 @@
  * contexts cannot overflow the stack.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include <chan/clock.h>
 #include <chan/ctx.h>
 
+#include "chan_pvt.h"
 #include "clock_pvt.h"
 #include "lock_pvt.h"
+#include "../ring/fault.h"
 #include "timer_pvt.h"
 
 struct chan_ctx {
@@ -53,19 +54,17 @@ struct chan_ctx {
 	chan_ctx_t *work_next;	 /* the canceling thread's worklist */
 };
 
-static struct chan_ctx background = { .deadline = CHAN__FOREVER };
-static pthread_once_t background_once = PTHREAD_ONCE_INIT;
-
-static void background_init(void)
-{
-	/* Never closed. If this allocation fails the done channel is NULL,
-	 * which select treats as never ready: still correct. */
-	background.done = chan_new(1, 0);
-}
+/*
+ * The background context and its done channel live in static storage: no
+ * allocation that could fail on first use, no once-initialisation, nothing
+ * to reset after fork(). The channel is never closed (nothing cancels the
+ * background) and never freed.
+ */
+static struct chan background_done = CHAN__STATIC_UNBUFFERED(1);
+static struct chan_ctx background = { .deadline = CHAN__FOREVER, .done = &background_done };
 
 chan_ctx_t *chan_ctx_background(void)
 {
-	pthread_once(&background_once, background_init);
 	return &background;
 }
 
@@ -179,7 +178,7 @@ static chan_ctx_t *new_child(chan_ctx_t *parent, int64_t deadline, const void *k
 		errno = EINVAL;
 		return NULL;
 	}
-	c = calloc(1, sizeof(*c));
+	c = chan__calloc(1, sizeof(*c));
 	if (!c) {
 		errno = ENOMEM;
 		return NULL;
@@ -281,8 +280,6 @@ void chan_ctx_cancel(chan_ctx_t *ctx)
 
 chan_t *chan_ctx_done(chan_ctx_t *ctx)
 {
-	if (ctx == &background)
-		pthread_once(&background_once, background_init);
 	return ctx ? ctx->done : NULL;
 }
 
@@ -293,7 +290,7 @@ int chan_ctx_err(chan_ctx_t *ctx)
 	/* As in Go, err is 0 until done is closed: transition() stores err
 	 * before it closes done, so a close seen here (acquire) makes err
 	 * visible, and no caller sees an error while done still blocks. */
-	if (!ctx->done || !chan_is_closed(ctx->done))
+	if (!chan_is_closed(ctx->done))
 		return 0;
 	/* Acquire: pairs with the release store in transition(). */
 	return atomic_load_explicit(&ctx->err, memory_order_acquire);

@@ -43,6 +43,7 @@
 #include "chan_pvt.h"
 #include "clock_pvt.h"
 #include "park_pvt.h"
+#include "../ring/fault.h"
 
 #define SELECT_STACK_CASES 16
 
@@ -318,7 +319,7 @@ static int select_impl(chan_case_t *cases, size_t n, int64_t deadline, int busy_
 		size_t bytes = n * (sizeof(*s.entries) + sizeof(uint64_t) + sizeof(chan_t *) +
 				    sizeof(uint32_t));
 
-		heap = malloc(bytes);
+		heap = chan__malloc(bytes);
 		if (!heap)
 			return -ENOMEM;
 		s.entries = heap;

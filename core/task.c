@@ -26,6 +26,7 @@
 #include "clock_pvt.h"
 #include "lock_pvt.h"
 #include "park_pvt.h"
+#include "../ring/fault.h"
 
 #define STACK_DEFAULT (256 * 1024)
 #define STACK_MIN     (16 * 1024)
@@ -104,7 +105,7 @@ static void *worker_main(void *arg)
 
 static int spawn(void (*fn)(void *), void *arg)
 {
-	struct start *st = malloc(sizeof(*st));
+	struct start *st = chan__malloc(sizeof(*st));
 	pthread_attr_t attr;
 	pthread_t tid;
 	size_t stack;
@@ -123,7 +124,8 @@ static int spawn(void (*fn)(void *), void *arg)
 	}
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, stack);
-	r = pthread_create(&tid, &attr, worker_main, st);
+	r = chan__fault_hit(CHAN__FAULT_THREAD) ? EAGAIN
+						     : pthread_create(&tid, &attr, worker_main, st);
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
 		free(st);

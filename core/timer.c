@@ -33,6 +33,7 @@
 #include "futex_pvt.h"
 #include "lock_pvt.h"
 #include "timer_pvt.h"
+#include "../ring/fault.h"
 
 static struct {
 	struct chan__lock lock;
@@ -122,7 +123,7 @@ static int heap_reserve_for_one_more(void)
 {
 	if (svc.len + 2 > svc.cap) {
 		size_t cap = svc.cap ? svc.cap * 2 : 64;
-		struct chan__timer **h = realloc(svc.heap, cap * sizeof(*h));
+		struct chan__timer **h = chan__realloc(svc.heap, cap * sizeof(*h));
 
 		if (!h)
 			return -ENOMEM;
@@ -208,7 +209,7 @@ static int start_service(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
-	r = pthread_create(&tid, &attr, service, NULL);
+	r = chan__fault_hit(CHAN__FAULT_THREAD) ? EAGAIN : pthread_create(&tid, &attr, service, NULL);
 	pthread_attr_destroy(&attr);
 	if (r != 0)
 		return -EAGAIN;
@@ -294,7 +295,7 @@ chan_t *chan_after(int64_t timeout_ns)
 		deliver(c, chan_now());
 		return c;
 	}
-	a = malloc(sizeof(*a));
+	a = chan__malloc(sizeof(*a));
 	if (!a) {
 		chan_release(c);
 		errno = ENOMEM;
@@ -335,7 +336,7 @@ chan_ticker_t *chan_ticker_new(int64_t period_ns)
 		errno = EINVAL;
 		return NULL;
 	}
-	k = malloc(sizeof(*k));
+	k = chan__malloc(sizeof(*k));
 	if (!k) {
 		errno = ENOMEM;
 		return NULL;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "list.h"
 
 enum {
@@ -45,7 +46,7 @@ static inline struct list_slot *slot_at(const struct list *l, struct list_block 
 static struct list_block *block_new(const struct list *l)
 {
 	/* calloc: every state word starts at 0 and next at NULL. */
-	return calloc(1, l->block_size);
+	return chan__calloc(1, l->block_size);
 }
 
 static inline uint64_t offset_of(uint64_t index)
