@@ -127,7 +127,7 @@ static void *producer(void *arg)
 		case LIST: {
 			enum ring_status st;
 
-			list_push_burst(s->list, &v, 1, &st);
+			chan__list_push_burst(s->list, &v, 1, &st);
 			break;
 		}
 		case WFCQ: {
@@ -162,7 +162,7 @@ static void *consumer(void *arg)
 		case LIST: {
 			enum ring_status st;
 
-			while (list_pop_burst(s->list, &v, 1, &st) == 0)
+			while (chan__list_pop_burst(s->list, &v, 1, &st) == 0)
 				ring_backoff(&step);
 			break;
 		}
@@ -193,13 +193,13 @@ static double run(enum impl impl, int p)
 	*s = (struct shared){ .impl = impl, .per_thread = n_msgs / p };
 	if (impl == VYUKOV) {
 		s->ring = aligned_alloc(CHAN_CACHELINE, sizeof(*s->ring));
-		slots = malloc(ring_storage_size(RING_MPMC, 8, 1024));
-		ring_init(s->ring, RING_MPMC, 8, 1024, slots);
+		slots = malloc(chan__ring_storage_size(RING_MPMC, 8, 1024));
+		chan__ring_init(s->ring, RING_MPMC, 8, 1024, slots);
 	} else if (impl == FAA) {
 		faa_init(&s->faa, 1024);
 	} else if (impl == LIST) {
 		s->list = aligned_alloc(CHAN_CACHELINE, sizeof(*s->list));
-		list_init(s->list, 8);
+		chan__list_init(s->list, 8);
 	} else {
 		cds_wfcq_init(&s->wh, &s->wt);
 	}
@@ -225,7 +225,7 @@ static double run(enum impl impl, int p)
 	} else if (impl == FAA) {
 		free(s->faa.slots);
 	} else if (impl == LIST) {
-		list_destroy(s->list, NULL, NULL);
+		chan__list_destroy(s->list, NULL, NULL);
 		free(s->list);
 	} else {
 		cds_wfcq_destroy(&s->wh, &s->wt);

@@ -119,9 +119,9 @@ bool chan__recv_ready(chan_t *c)
 {
 	switch (c->kind) {
 	case CHAN_KIND_RING:
-		return ring_recv_ready(&c->q.ring);
+		return chan__ring_recv_ready(&c->q.ring);
 	case CHAN_KIND_LIST:
-		return list_recv_ready(&c->q.list);
+		return chan__list_recv_ready(&c->q.list);
 	default:
 		/* Seq_cst: a waiting sender is visible through its queue's
 		 * count, closed is stored under the lock. The count first, as
@@ -136,7 +136,7 @@ bool chan__send_ready(chan_t *c)
 {
 	switch (c->kind) {
 	case CHAN_KIND_RING:
-		return ring_send_ready(&c->q.ring);
+		return chan__ring_send_ready(&c->q.ring);
 	case CHAN_KIND_LIST:
 		return true; /* never full */
 	default:
@@ -349,7 +349,7 @@ static int buf_send(chan_t *c, const void *elem, int64_t deadline, int busy_err)
 		if (c->kind == CHAN_KIND_RING) {
 			st = rb_push(c, elem);
 		} else {
-			list_push_burst(&c->q.list, elem, 1, &st);
+			chan__list_push_burst(&c->q.list, elem, 1, &st);
 			if (st == RING_WOULD_BLOCK)
 				return -ENOMEM; /* the list never fills */
 		}
@@ -374,7 +374,7 @@ static int buf_recv(chan_t *c, void *elem, int64_t deadline, int busy_err)
 		if (c->kind == CHAN_KIND_RING)
 			st = rb_pop(c, elem);
 		else
-			list_pop_burst(&c->q.list, elem, 1, &st);
+			chan__list_pop_burst(&c->q.list, elem, 1, &st);
 		if (chan__likely(st == RING_OK)) {
 			notify(c, &c->sendq, 1);
 			return 0;
@@ -400,11 +400,11 @@ int chan__try_case(chan_t *c, int op, void *elem)
 		break;
 	case CHAN_KIND_LIST:
 		if (op == CHAN_OP_SEND) {
-			list_push_burst(&c->q.list, elem, 1, &st);
+			chan__list_push_burst(&c->q.list, elem, 1, &st);
 			if (st == RING_WOULD_BLOCK)
 				return -ENOMEM;
 		} else {
-			list_pop_burst(&c->q.list, elem, 1, &st);
+			chan__list_pop_burst(&c->q.list, elem, 1, &st);
 		}
 		break;
 	default:
@@ -530,7 +530,7 @@ static size_t send_burst(chan_t *c, const void *elems, size_t n, int64_t deadlin
 
 		/* Never blocks: take everything, a block at a time. */
 		for (k = 0; k < n && st == RING_OK;)
-			k += list_push_burst(&c->q.list, src + k * c->elem_size, n - k, &st);
+			k += chan__list_push_burst(&c->q.list, src + k * c->elem_size, n - k, &st);
 		if (k)
 			notify(c, &c->recvq, k);
 		if (st == RING_WOULD_BLOCK)
@@ -574,7 +574,7 @@ static size_t recv_burst(chan_t *c, void *elems, size_t max, int64_t deadline)
 		} else {
 			enum ring_status st;
 
-			k = list_pop_burst(&c->q.list, elems, max, &st);
+			k = chan__list_pop_burst(&c->q.list, elems, max, &st);
 			closed = st == RING_CLOSED;
 		}
 		if (k) {
@@ -620,11 +620,11 @@ int chan_close(chan_t *c)
 		return -EINVAL;
 	switch (c->kind) {
 	case CHAN_KIND_RING:
-		if (!ring_close(&c->q.ring))
+		if (!chan__ring_close(&c->q.ring))
 			return -EPIPE;
 		break;
 	case CHAN_KIND_LIST:
-		if (!list_close(&c->q.list))
+		if (!chan__list_close(&c->q.list))
 			return -EPIPE;
 		break;
 	default:
@@ -684,7 +684,7 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 	}
 	if (o->capacity != 0 && o->capacity != CHAN_UNBOUNDED) {
 		rkind = ring_kind_of(o->flags);
-		storage = ring_storage_size(rkind, o->elem_size, o->capacity);
+		storage = chan__ring_storage_size(rkind, o->elem_size, o->capacity);
 		if (storage == 0) {
 			errno = ENOMEM; /* does not fit in the address space */
 			return NULL;
@@ -715,14 +715,14 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 		c->kind = CHAN_KIND_UNBUFFERED;
 	} else if (o->capacity == CHAN_UNBOUNDED) {
 		c->kind = CHAN_KIND_LIST;
-		if (!list_init(&c->q.list, o->elem_size)) {
+		if (!chan__list_init(&c->q.list, o->elem_size)) {
 			free(c);
 			errno = ENOMEM;
 			return NULL;
 		}
 	} else {
 		c->kind = CHAN_KIND_RING;
-		ring_init(&c->q.ring, rkind, o->elem_size, o->capacity, c + 1);
+		chan__ring_init(&c->q.ring, rkind, o->elem_size, o->capacity, c + 1);
 	}
 	return c;
 }
@@ -759,10 +759,10 @@ void chan_release(chan_t *c)
 	switch (c->kind) {
 	case CHAN_KIND_RING:
 		if (c->drop)
-			ring_drain(&c->q.ring, drop_one, c);
+			chan__ring_drain(&c->q.ring, drop_one, c);
 		break;
 	case CHAN_KIND_LIST:
-		list_destroy(&c->q.list, c->drop ? drop_one : NULL, c);
+		chan__list_destroy(&c->q.list, c->drop ? drop_one : NULL, c);
 		break;
 	default:
 		break;
@@ -780,9 +780,9 @@ size_t chan_len(const chan_t *c)
 		return 0;
 	switch (c->kind) {
 	case CHAN_KIND_RING:
-		return (size_t)ring_len(&m->q.ring);
+		return (size_t)chan__ring_len(&m->q.ring);
 	case CHAN_KIND_LIST:
-		return (size_t)list_len(&m->q.list);
+		return (size_t)chan__list_len(&m->q.list);
 	default:
 		return 0;
 	}

@@ -13,7 +13,7 @@
  *   D1  READ / DESTROY bits (acq_rel RMW): whoever sets the second of the
  *       two on a slot knows the other side is done with it, so the last
  *       reader of a block frees it, after every other reader has copied out.
- *   S1  tail.index load in pop (seq_cst): pairs with C1 and list_close().
+ *   S1  tail.index load in pop (seq_cst): pairs with C1 and chan__list_close().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +96,7 @@ static void block_destroy(const struct list *l, struct list_block *b, uint64_t s
 	free(b);
 }
 
-bool list_init(struct list *l, size_t elem_size)
+bool chan__list_init(struct list *l, size_t elem_size)
 {
 	struct list_block *b;
 
@@ -115,7 +115,7 @@ bool list_init(struct list *l, size_t elem_size)
 	return true;
 }
 
-size_t list_push_burst(struct list *l, const void *elems, size_t n, enum ring_status *status)
+size_t chan__list_push_burst(struct list *l, const void *elems, size_t n, enum ring_status *status)
 {
 	const unsigned char *src = elems;
 	struct list_block *spare = NULL; /* the next block, allocated before we need it */
@@ -182,7 +182,7 @@ size_t list_push_burst(struct list *l, const void *elems, size_t n, enum ring_st
 	return (size_t)k;
 }
 
-size_t list_pop_burst(struct list *l, void *elems, size_t max, enum ring_status *status)
+size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_status *status)
 {
 	unsigned char *dst = elems;
 	unsigned step = 0;
@@ -209,7 +209,7 @@ size_t list_pop_burst(struct list *l, void *elems, size_t max, enum ring_status 
 		k = LIST_BLOCK_CAP - off;
 		new_head = head;
 		if (!(head & LIST_HAS_NEXT)) {
-			/* S1: pairs with C1 and with list_close(). */
+			/* S1: pairs with C1 and with chan__list_close(). */
 			uint64_t tail = atomic_load_explicit(&l->tail.index, memory_order_seq_cst);
 			uint64_t hpos = head >> LIST_SHIFT, tpos = tail >> LIST_SHIFT;
 
@@ -265,7 +265,7 @@ size_t list_pop_burst(struct list *l, void *elems, size_t max, enum ring_status 
 	return (size_t)k;
 }
 
-bool list_close(struct list *l)
+bool chan__list_close(struct list *l)
 {
 	/* Seq_cst RMW: pairs with S1; orders the channel's wake-all after it. */
 	uint64_t old = atomic_fetch_or_explicit(&l->tail.index, LIST_MARK, memory_order_seq_cst);
@@ -273,7 +273,7 @@ bool list_close(struct list *l)
 	return (old & LIST_MARK) == 0;
 }
 
-bool list_recv_ready(struct list *l)
+bool chan__list_recv_ready(struct list *l)
 {
 	/* Seq_cst: the receivers' half of the Dekker pair with C1. */
 	uint64_t tail = atomic_load_explicit(&l->tail.index, memory_order_seq_cst);
@@ -282,7 +282,7 @@ bool list_recv_ready(struct list *l)
 	return (tail & LIST_MARK) || (head >> LIST_SHIFT) != (tail >> LIST_SHIFT);
 }
 
-uint64_t list_len(struct list *l)
+uint64_t chan__list_len(struct list *l)
 {
 	for (;;) {
 		/* Tail twice around head: a consistent pair (crossbeam's len()). */
@@ -303,7 +303,7 @@ uint64_t list_len(struct list *l)
 	}
 }
 
-void list_destroy(struct list *l, void (*fn)(void *elem, void *arg), void *arg)
+void chan__list_destroy(struct list *l, void (*fn)(void *elem, void *arg), void *arg)
 {
 	/* Relaxed: single-threaded by contract. */
 	uint64_t head = atomic_load_explicit(&l->head.index, memory_order_relaxed) >> LIST_SHIFT;

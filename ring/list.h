@@ -52,7 +52,7 @@ struct list_pos {
 struct list {
 	alignas(CHAN_CACHELINE) struct list_pos head;
 	alignas(CHAN_CACHELINE) struct list_pos tail;
-	/* Read-only after list_init(). */
+	/* Read-only after chan__list_init(). */
 	alignas(CHAN_CACHELINE) size_t elem_size;
 	size_t stride;     /* bytes per slot: state word + element */
 	size_t block_size; /* bytes per block */
@@ -61,38 +61,38 @@ struct list {
 _Static_assert(offsetof(struct list, tail) - offsetof(struct list, head) >= CHAN_CACHELINE,
 	       "head and tail share a cache line");
 
-/** list_init() - set up an empty queue; allocates the first block. Return false on ENOMEM. */
-bool list_init(struct list *l, size_t elem_size);
+/** chan__list_init() - set up an empty queue; allocates the first block. Return false on ENOMEM. */
+bool chan__list_init(struct list *l, size_t elem_size);
 
-/** list_destroy() - call @fn (if not NULL) on each element left, free every block. Single-threaded. */
-void list_destroy(struct list *l, void (*fn)(void *elem, void *arg), void *arg);
+/** chan__list_destroy() - call @fn (if not NULL) on each element left, free every block. Single-threaded. */
+void chan__list_destroy(struct list *l, void (*fn)(void *elem, void *arg), void *arg);
 
 /**
- * list_push_burst() - push up to @n elements (all in one block, one CAS).
+ * chan__list_push_burst() - push up to @n elements (all in one block, one CAS).
  * Return: how many went in (>= 1 unless closed or out of memory); *@status
  * says RING_OK, RING_CLOSED, or RING_WOULD_BLOCK for a failed allocation.
  */
-size_t list_push_burst(struct list *l, const void *elems, size_t n, enum ring_status *status);
+size_t chan__list_push_burst(struct list *l, const void *elems, size_t n, enum ring_status *status);
 
 /**
- * list_pop_burst() - pop up to @max elements (from one block, one CAS).
+ * chan__list_pop_burst() - pop up to @max elements (from one block, one CAS).
  * @elems may be NULL to discard. Return: how many came out; 0 with *@status
  * RING_WOULD_BLOCK (empty) or RING_CLOSED (closed and drained).
  */
-size_t list_pop_burst(struct list *l, void *elems, size_t max, enum ring_status *status);
+size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_status *status);
 
-/** list_close() - set LIST_MARK; true if this call closed it (seq_cst RMW). */
-bool list_close(struct list *l);
+/** chan__list_close() - set LIST_MARK; true if this call closed it (seq_cst RMW). */
+bool chan__list_close(struct list *l);
 
-/** list_len() - a consistent snapshot of the element count. */
-uint64_t list_len(struct list *l);
+/** chan__list_len() - a consistent snapshot of the element count. */
+uint64_t chan__list_len(struct list *l);
 
-/** list_recv_ready() - non-empty or closed (seq_cst loads: the waiters' re-check). */
-bool list_recv_ready(struct list *l);
+/** chan__list_recv_ready() - non-empty or closed (seq_cst loads: the waiters' re-check). */
+bool chan__list_recv_ready(struct list *l);
 
 static inline bool list_is_closed(struct list *l)
 {
-	/* Acquire: pairs with the seq_cst RMW in list_close(). */
+	/* Acquire: pairs with the seq_cst RMW in chan__list_close(). */
 	return (atomic_load_explicit(&l->tail.index, memory_order_acquire) & LIST_MARK) != 0;
 }
 

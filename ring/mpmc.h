@@ -98,7 +98,7 @@ static inline enum ring_status ring_try_pop_mpmc(struct ring *r, void *elem)
 		} else if (stamp == head) {
 			/* Nothing written here yet: empty, unless a producer has
 			 * claimed the slot and is still copying in. */
-			/* S1: pairs with C1 and with ring_close(). */
+			/* S1: pairs with C1 and with chan__ring_close(). */
 			uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
 
 			if ((tail & ~r->mark_bit) == head)
@@ -265,7 +265,7 @@ static inline size_t ring_pop_burst_mpmc(struct ring *r, void *elems, size_t max
 				break;
 			continue;
 		}
-		/* S1: pairs with C1 and with ring_close(). */
+		/* S1: pairs with C1 and with chan__ring_close(). */
 		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
 
 		if ((tail & ~r->mark_bit) == head) {

@@ -11,7 +11,7 @@
  *       consumer's half of the channel's Dekker pair (see mpmc.h). It comes
  *       before R2, as the CAS does in the MPMC pop (see ring.h).
  *   R2  stamp = pos + one_lap (release): frees the slot; pairs with A1.
- *   S1  tail load (seq_cst): pairs with C1 and ring_close().
+ *   S1  tail load (seq_cst): pairs with C1 and chan__ring_close().
  */
 #ifndef CHAN_RING_MPSC_H
 #define CHAN_RING_MPSC_H
@@ -31,7 +31,7 @@ static inline size_t ring_push_burst_mpsc(struct ring *r, const void *elems, siz
 /* Elements published or reserved past @head; 0 with *@closed if closed. */
 static inline uint64_t ring_sc_ready(struct ring *r, uint64_t head, bool *closed)
 {
-	/* S1: pairs with C1 and with ring_close(). */
+	/* S1: pairs with C1 and with chan__ring_close(). */
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
 	uint64_t t = tail & ~r->mark_bit;
 

@@ -20,7 +20,7 @@ static size_t stride_of(enum ring_kind kind, size_t elem_size)
 	return (sizeof(struct ring_slot) + elem_size + 7) & ~(size_t)7;
 }
 
-size_t ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap)
+size_t chan__ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap)
 {
 	size_t stride = stride_of(kind, elem_size);
 
@@ -29,7 +29,7 @@ size_t ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap)
 	return (size_t)cap * stride;
 }
 
-void ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap, void *slots)
+void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap, void *slots)
 {
 	memset(r, 0, sizeof(*r));
 	r->kind = kind;
@@ -50,7 +50,7 @@ void ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t c
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 }
 
-uint64_t ring_len(struct ring *r)
+uint64_t chan__ring_len(struct ring *r)
 {
 	for (;;) {
 		/* Seq_cst loads, tail twice: if tail did not move while head was
@@ -63,7 +63,7 @@ uint64_t ring_len(struct ring *r)
 	}
 }
 
-bool ring_recv_ready(struct ring *r)
+bool chan__ring_recv_ready(struct ring *r)
 {
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
@@ -71,7 +71,7 @@ bool ring_recv_ready(struct ring *r)
 	return (tail & r->mark_bit) || (tail & ~r->mark_bit) != head;
 }
 
-bool ring_send_ready(struct ring *r)
+bool chan__ring_send_ready(struct ring *r)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
@@ -82,7 +82,7 @@ bool ring_send_ready(struct ring *r)
 	return (tail & r->mark_bit) || ring_count(r, head, tail & ~r->mark_bit) < r->cap;
 }
 
-bool ring_close(struct ring *r)
+bool chan__ring_close(struct ring *r)
 {
 	/* Seq_cst RMW: pairs with the S1 tail loads of the pops, and orders the
 	 * channel's wake-everyone that follows it (see core/chan.c). */
@@ -91,7 +91,7 @@ bool ring_close(struct ring *r)
 	return (old & r->mark_bit) == 0;
 }
 
-void ring_drain(struct ring *r, void (*fn)(void *elem, void *arg), void *arg)
+void chan__ring_drain(struct ring *r, void (*fn)(void *elem, void *arg), void *arg)
 {
 	/* Relaxed: single-threaded by contract (the last reference is gone). */
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);

@@ -80,7 +80,7 @@ struct ring {
 	/* Producer side: written by every push and by close (mark_bit). */
 	alignas(CHAN_CACHELINE) _Atomic uint64_t tail;
 
-	/* Read-only after ring_init(): shared by both sides without traffic. */
+	/* Read-only after chan__ring_init(): shared by both sides without traffic. */
 	alignas(CHAN_CACHELINE) unsigned char *slots;
 	uint64_t cap;
 	uint64_t mark_bit;
@@ -100,53 +100,53 @@ _Static_assert(offsetof(struct ring, slots) - offsetof(struct ring, tail) >= CHA
 #define RING_CAP_MAX ((uint64_t)1 << 40)
 
 /**
- * ring_init() - lay out a ring in caller-provided memory.
+ * chan__ring_init() - lay out a ring in caller-provided memory.
  * @r:         the ring.
  * @kind:      flavour; every later call on @r must use that flavour's functions.
  * @elem_size: bytes per element (> 0).
  * @cap:       capacity, 1 .. RING_CAP_MAX.
- * @slots:     ring_storage_size(kind, elem_size, cap) bytes, 8-aligned, owned by
+ * @slots:     chan__ring_storage_size(kind, elem_size, cap) bytes, 8-aligned, owned by
  *             the caller, which frees it after the ring is done.
  */
-void ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap, void *slots);
+void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap, void *slots);
 
-/** ring_storage_size() - bytes of slot storage, or 0 if that overflows size_t. */
-size_t ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap);
+/** chan__ring_storage_size() - bytes of slot storage, or 0 if that overflows size_t. */
+size_t chan__ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap);
 
-/** ring_len() - elements in the ring now (a consistent snapshot of head and tail). */
-uint64_t ring_len(struct ring *r);
+/** chan__ring_len() - elements in the ring now (a consistent snapshot of head and tail). */
+uint64_t chan__ring_len(struct ring *r);
 
 /**
- * ring_close() - set mark_bit in tail: every later push gets RING_CLOSED.
+ * chan__ring_close() - set mark_bit in tail: every later push gets RING_CLOSED.
  * Return: true if this call closed the ring, false if it was already closed.
  * Ordering: seq_cst RMW; pairs with the tail loads in pop that report
  * RING_CLOSED, so a close happens-before such a pop.
  */
-bool ring_close(struct ring *r);
+bool chan__ring_close(struct ring *r);
 
-/** ring_is_closed() - whether ring_close() has run (acquire). */
+/** ring_is_closed() - whether chan__ring_close() has run (acquire). */
 static inline bool ring_is_closed(struct ring *r)
 {
-	/* Acquire: pairs with the seq_cst RMW in ring_close(). */
+	/* Acquire: pairs with the seq_cst RMW in chan__ring_close(). */
 	return (atomic_load_explicit(&r->tail, memory_order_acquire) & r->mark_bit) != 0;
 }
 
 /**
- * ring_recv_ready() - a pop could succeed now, or the ring is closed.
- * ring_send_ready() - a push could succeed now, or the ring is closed.
+ * chan__ring_recv_ready() - a pop could succeed now, or the ring is closed.
+ * chan__ring_send_ready() - a push could succeed now, or the ring is closed.
  * Seq_cst loads: these are the waiters' re-checks in the channel's Dekker
  * pairs (recv: tail first, the word producers change; send: head first).
  * They may say "ready" spuriously, never "not ready" about a change whose
  * RMW precedes their first load in the seq_cst order.
  */
-bool ring_recv_ready(struct ring *r);
-bool ring_send_ready(struct ring *r);
+bool chan__ring_recv_ready(struct ring *r);
+bool chan__ring_send_ready(struct ring *r);
 
 /**
- * ring_drain() - call @fn on each element left in a ring nobody uses anymore
+ * chan__ring_drain() - call @fn on each element left in a ring nobody uses anymore
  * (the last step before freeing it). Single-threaded.
  */
-void ring_drain(struct ring *r, void (*fn)(void *elem, void *arg), void *arg);
+void chan__ring_drain(struct ring *r, void (*fn)(void *elem, void *arg), void *arg);
 
 /* ---- helpers shared by the flavour headers ---------------------------- */
 
@@ -218,11 +218,11 @@ static inline void ring_copy(void *dst, const void *src, size_t n)
  * thread could interleave. Compiled out otherwise.
  */
 #ifdef CHAN_DEBUG_HOOKS
-extern void (*ring_debug_hook)(struct ring *r, const char *where);
+extern void (*chan__ring_debug_hook)(struct ring *r, const char *where);
 #define RING_DEBUG_HOOK(r, where)                  \
 	do {                                        \
-		if (ring_debug_hook)                \
-			ring_debug_hook((r), (where)); \
+		if (chan__ring_debug_hook)                \
+			chan__ring_debug_hook((r), (where)); \
 	} while (0)
 #else
 #define RING_DEBUG_HOOK(r, where) ((void)0)

@@ -20,7 +20,7 @@
 
 #define CAP 8
 
-void (*ring_debug_hook)(struct ring *r, const char *where);
+void (*chan__ring_debug_hook)(struct ring *r, const char *where);
 
 static uint64_t distance(struct ring *r)
 {
@@ -38,12 +38,12 @@ static void push_now(struct ring *r, const char *where)
 	uint64_t v = 99;
 
 	(void)where;
-	ring_debug_hook = NULL; /* not re-entrant */
+	chan__ring_debug_hook = NULL; /* not re-entrant */
 	if (ring_try_push_mpsc(r, &v) == RING_OK)
 		pushes_in_window++;
 	if (distance(r) > worst)
 		worst = distance(r);
-	ring_debug_hook = push_now;
+	chan__ring_debug_hook = push_now;
 }
 
 static struct ring *full_ring(void **slots)
@@ -51,8 +51,8 @@ static struct ring *full_ring(void **slots)
 	struct ring *r = aligned_alloc(CHAN_CACHELINE, sizeof(*r));
 	uint64_t v = 1;
 
-	*slots = malloc(ring_storage_size(RING_MPSC, 8, CAP));
-	ring_init(r, RING_MPSC, 8, CAP, *slots);
+	*slots = malloc(chan__ring_storage_size(RING_MPSC, 8, CAP));
+	chan__ring_init(r, RING_MPSC, 8, CAP, *slots);
 	for (int i = 0; i < CAP; i++)
 		cr_assert_eq(ring_try_push_mpsc(r, &v), RING_OK);
 	return r;
@@ -65,9 +65,9 @@ Test(regress, mpsc_pop_advances_head_before_freeing)
 	uint64_t got;
 
 	worst = 0;
-	ring_debug_hook = push_now;
+	chan__ring_debug_hook = push_now;
 	cr_assert_eq(ring_try_pop_mpsc(r, &got), RING_OK);
-	ring_debug_hook = NULL;
+	chan__ring_debug_hook = NULL;
 	cr_assert_eq(pushes_in_window, 1, "the freed slot should be free to take");
 	cr_assert_leq(worst, CAP, "tail ran %llu ahead of head (cap %d)", (unsigned long long)worst,
 		      CAP);
@@ -84,9 +84,9 @@ Test(regress, mpsc_burst_pop_advances_head_before_freeing)
 
 	worst = 0;
 	pushes_in_window = 0;
-	ring_debug_hook = push_now;
+	chan__ring_debug_hook = push_now;
 	cr_assert_eq(ring_pop_burst_mpsc(r, got, 4, &closed), 4);
-	ring_debug_hook = NULL;
+	chan__ring_debug_hook = NULL;
 	cr_assert_eq(pushes_in_window, 4);
 	cr_assert_leq(worst, CAP, "tail ran %llu ahead of head (cap %d)", (unsigned long long)worst,
 		      CAP);

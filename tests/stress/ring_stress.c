@@ -28,7 +28,7 @@ static enum ring_status rpush(struct rs *s, uint64_t v)
 	if (s->l) {
 		enum ring_status st;
 
-		list_push_burst(s->l, &v, 1, &st);
+		chan__list_push_burst(s->l, &v, 1, &st);
 		return st;
 	}
 	if (s->burst) {
@@ -68,7 +68,7 @@ static size_t rpop(struct rs *s, uint64_t *out, size_t max, enum ring_status *st
 	size_t n;
 
 	if (s->l)
-		return list_pop_burst(s->l, out, s->burst ? max : 1, st);
+		return chan__list_pop_burst(s->l, out, s->burst ? max : 1, st);
 	if (!s->burst) {
 		switch (r->kind) {
 		case RING_SPSC:
@@ -126,9 +126,9 @@ static void close_rs(void *ch)
 	struct rs *s = ch;
 
 	if (s->l)
-		list_close(s->l);
+		chan__list_close(s->l);
 	else
-		ring_close(s->r);
+		chan__ring_close(s->r);
 }
 
 static const struct stress_ops spin_ops = { send_spin, recv_spin };
@@ -136,11 +136,11 @@ static const struct stress_ops spin_ops = { send_spin, recv_spin };
 static void run_ring(enum ring_kind kind, uint64_t cap, int np, int nc, bool burst, bool mid)
 {
 	struct rs s = { .burst = burst };
-	size_t bytes = ring_storage_size(kind, 8, cap);
+	size_t bytes = chan__ring_storage_size(kind, 8, cap);
 	void *slots = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 
 	s.r = aligned_alloc(CHAN_CACHELINE, sizeof(*s.r));
-	ring_init(s.r, kind, 8, cap, slots);
+	chan__ring_init(s.r, kind, 8, cap, slots);
 	stress_check(&s, &spin_ops, np, nc, stress_scaled(STRESS_MSGS), close_rs, mid);
 	free(s.r);
 	free(slots);
@@ -191,10 +191,10 @@ Test(ring_stress, list, .timeout = 600)
 				struct rs s = { .burst = b };
 
 				s.l = aligned_alloc(CHAN_CACHELINE, sizeof(*s.l));
-				cr_assert(list_init(s.l, 8));
+				cr_assert(chan__list_init(s.l, 8));
 				stress_check(&s, &spin_ops, threads[p], threads[q],
 					     stress_scaled(STRESS_MSGS), close_rs, b);
-				list_destroy(s.l, NULL, NULL);
+				chan__list_destroy(s.l, NULL, NULL);
 				free(s.l);
 			}
 		}

@@ -14,7 +14,7 @@ static struct list *list_new(size_t elem_size)
 	struct list *l = aligned_alloc(CHAN_CACHELINE, sizeof(*l));
 
 	cr_assert(l);
-	cr_assert(list_init(l, elem_size));
+	cr_assert(chan__list_init(l, elem_size));
 	return l;
 }
 
@@ -22,7 +22,7 @@ static enum ring_status push1(struct list *l, uint64_t v)
 {
 	enum ring_status st;
 
-	list_push_burst(l, &v, 1, &st);
+	chan__list_push_burst(l, &v, 1, &st);
 	return st;
 }
 
@@ -30,7 +30,7 @@ static enum ring_status pop1(struct list *l, uint64_t *v)
 {
 	enum ring_status st;
 
-	list_pop_burst(l, v, 1, &st);
+	chan__list_pop_burst(l, v, 1, &st);
 	return st;
 }
 
@@ -42,16 +42,16 @@ Test(list, fifo_across_many_blocks)
 
 	for (uint64_t i = 0; i < n; i++) {
 		cr_assert_eq(push1(l, i), RING_OK);
-		cr_assert_eq(list_len(l), i + 1);
+		cr_assert_eq(chan__list_len(l), i + 1);
 	}
 	for (uint64_t i = 0; i < n; i++) {
 		cr_assert_eq(pop1(l, &got), RING_OK);
 		cr_assert_eq(got, i, "FIFO broken at %llu", (unsigned long long)i);
-		cr_assert_eq(list_len(l), n - i - 1);
+		cr_assert_eq(chan__list_len(l), n - i - 1);
 	}
 	cr_assert_eq(pop1(l, &got), RING_WOULD_BLOCK);
-	cr_assert(!list_recv_ready(l));
-	list_destroy(l, NULL, NULL);
+	cr_assert(!chan__list_recv_ready(l));
+	chan__list_destroy(l, NULL, NULL);
 	free(l);
 }
 
@@ -68,21 +68,21 @@ Test(list, interleaved_push_pop_frees_blocks)
 			memcpy(buf, &in, 8);
 			enum ring_status st;
 
-			cr_assert_eq(list_push_burst(l, buf, 1, &st), 1);
+			cr_assert_eq(chan__list_push_burst(l, buf, 1, &st), 1);
 			in++;
 		}
 		for (int i = 0; i < 1 + round % 5; i++) {
 			enum ring_status st;
 			uint64_t v;
 
-			if (list_pop_burst(l, buf, 1, &st) == 0)
+			if (chan__list_pop_burst(l, buf, 1, &st) == 0)
 				break;
 			memcpy(&v, buf, 8);
 			cr_assert_eq(v, out++);
 		}
 	}
-	cr_assert_eq(list_len(l), in - out);
-	list_destroy(l, NULL, NULL);
+	cr_assert_eq(chan__list_len(l), in - out);
+	chan__list_destroy(l, NULL, NULL);
 	free(l);
 }
 
@@ -95,26 +95,26 @@ Test(list, bursts_stay_within_one_block)
 	for (int i = 0; i < 100; i++)
 		buf[i] = (uint64_t)i;
 	while (in < 100) {
-		size_t k = list_push_burst(l, buf + in, 100 - in, &st);
+		size_t k = chan__list_push_burst(l, buf + in, 100 - in, &st);
 
 		cr_assert_eq(st, RING_OK);
 		cr_assert_geq(k, 1);
 		cr_assert_leq(k, LIST_BLOCK_CAP);
 		in += k;
 	}
-	cr_assert_eq(list_len(l), 100);
+	cr_assert_eq(chan__list_len(l), 100);
 	while (out < 100) {
 		uint64_t got[64];
-		size_t k = list_pop_burst(l, got, 64, &st);
+		size_t k = chan__list_pop_burst(l, got, 64, &st);
 
 		cr_assert_geq(k, 1);
 		for (size_t i = 0; i < k; i++)
 			cr_assert_eq(got[i], out + i);
 		out += k;
 	}
-	cr_assert_eq(list_pop_burst(l, buf, 4, &st), 0);
+	cr_assert_eq(chan__list_pop_burst(l, buf, 4, &st), 0);
 	cr_assert_eq(st, RING_WOULD_BLOCK);
-	list_destroy(l, NULL, NULL);
+	chan__list_destroy(l, NULL, NULL);
 	free(l);
 }
 
@@ -125,16 +125,16 @@ Test(list, close_drains_then_reports_closed)
 
 	push1(l, 7);
 	push1(l, 8);
-	cr_assert(list_close(l));
-	cr_assert(!list_close(l));
+	cr_assert(chan__list_close(l));
+	cr_assert(!chan__list_close(l));
 	cr_assert(list_is_closed(l));
 	cr_assert_eq(push1(l, 9), RING_CLOSED);
 	cr_assert_eq(pop1(l, &got), RING_OK);
 	cr_assert_eq(got, 7);
 	cr_assert_eq(pop1(l, NULL), RING_OK, "NULL discards");
 	cr_assert_eq(pop1(l, &got), RING_CLOSED);
-	cr_assert(list_recv_ready(l));
-	list_destroy(l, NULL, NULL);
+	cr_assert(chan__list_recv_ready(l));
+	chan__list_destroy(l, NULL, NULL);
 	free(l);
 }
 
@@ -162,7 +162,7 @@ Test(list, destroy_drops_what_is_left)
 		pop1(l, &got);
 	for (uint64_t i = 40; i < 100; i++)
 		want += i;
-	list_destroy(l, count_drop, NULL);
+	chan__list_destroy(l, count_drop, NULL);
 	cr_assert_eq(dropped, 60);
 	cr_assert_eq(dropped_sum, want);
 	free(l);

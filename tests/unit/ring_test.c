@@ -24,13 +24,13 @@ struct tring {
 static struct tring tring_new(enum ring_kind kind, size_t elem_size, uint64_t cap)
 {
 	struct tring t;
-	size_t bytes = ring_storage_size(kind, elem_size, cap);
+	size_t bytes = chan__ring_storage_size(kind, elem_size, cap);
 
 	cr_assert_gt(bytes, 0);
 	t.r = aligned_alloc(CHAN_CACHELINE, sizeof(struct ring));
 	t.slots = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 	cr_assert(t.r && t.slots);
-	ring_init(t.r, kind, elem_size, cap, t.slots);
+	chan__ring_init(t.r, kind, elem_size, cap, t.slots);
 	return t;
 }
 
@@ -129,9 +129,9 @@ Test(ring, capacity_is_exact_and_fifo)
 			cr_assert_eq(push(t.r, &v), RING_WOULD_BLOCK,
 				     "%s: cap %llu holds one more than asked", kind_names[k],
 				     (unsigned long long)caps[c]);
-			cr_assert_eq(ring_len(t.r), caps[c]);
-			cr_assert(!ring_send_ready(t.r));
-			cr_assert(ring_recv_ready(t.r));
+			cr_assert_eq(chan__ring_len(t.r), caps[c]);
+			cr_assert(!chan__ring_send_ready(t.r));
+			cr_assert(chan__ring_recv_ready(t.r));
 			for (uint64_t i = 0; i < caps[c]; i++) {
 				uint64_t got = ~0ull;
 
@@ -139,8 +139,8 @@ Test(ring, capacity_is_exact_and_fifo)
 				cr_assert_eq(got, i, "%s: FIFO broken", kind_names[k]);
 			}
 			cr_assert_eq(pop(t.r, &v), RING_WOULD_BLOCK);
-			cr_assert_eq(ring_len(t.r), 0);
-			cr_assert(!ring_recv_ready(t.r));
+			cr_assert_eq(chan__ring_len(t.r), 0);
+			cr_assert(!chan__ring_recv_ready(t.r));
 			tring_free(&t);
 		}
 	}
@@ -170,7 +170,7 @@ Test(ring, wraparound_many_laps_all_elem_sizes)
 					check(out, es, next_out++);
 				}
 				cr_assert_leq(next_in - next_out, 7);
-				cr_assert_eq(ring_len(t.r), next_in - next_out);
+				cr_assert_eq(chan__ring_len(t.r), next_in - next_out);
 			}
 			while (pop(t.r, out) == RING_OK)
 				check(out, es, next_out++);
@@ -209,13 +209,13 @@ Test(ring, close_drains_then_reports_closed)
 		v = 2;
 		push(t.r, &v);
 		cr_assert(!ring_is_closed(t.r));
-		cr_assert(ring_close(t.r));
-		cr_assert(!ring_close(t.r), "second close must report already closed");
+		cr_assert(chan__ring_close(t.r));
+		cr_assert(!chan__ring_close(t.r), "second close must report already closed");
 		cr_assert(ring_is_closed(t.r));
 		cr_assert_eq(push(t.r, &v), RING_CLOSED, "%s: push after close", kind_names[k]);
 		cr_assert_eq(push_n(t.r, &v, 1, &closed), 0);
 		cr_assert(closed);
-		cr_assert(ring_send_ready(t.r), "closed counts as ready for senders");
+		cr_assert(chan__ring_send_ready(t.r), "closed counts as ready for senders");
 		cr_assert_eq(pop(t.r, &got), RING_OK);
 		cr_assert_eq(got, 1);
 		cr_assert_eq(pop(t.r, &got), RING_OK);
@@ -223,7 +223,7 @@ Test(ring, close_drains_then_reports_closed)
 		cr_assert_eq(pop(t.r, &got), RING_CLOSED);
 		cr_assert_eq(pop_n(t.r, &got, 3, &closed), 0);
 		cr_assert(closed);
-		cr_assert(ring_recv_ready(t.r));
+		cr_assert(chan__ring_recv_ready(t.r));
 		tring_free(&t);
 	}
 }
@@ -290,11 +290,11 @@ Test(ring, burst_mixes_with_single_ops)
 
 Test(ring, storage_size_rejects_overflow)
 {
-	cr_assert_eq(ring_storage_size(RING_MPMC, 8, RING_CAP_MAX + 1), 0);
-	cr_assert_eq(ring_storage_size(RING_MPMC, SIZE_MAX / 2, 4), 0);
-	cr_assert_eq(ring_storage_size(RING_SPSC, 1, 10), 160, "stamp + 1 byte, 8-aligned");
-	cr_assert_eq(ring_storage_size(RING_MPMC, 8, 10), 160, "stamp + 8 bytes per slot");
-	cr_assert_eq(ring_storage_size(RING_MPMC, 24, 10), 320);
+	cr_assert_eq(chan__ring_storage_size(RING_MPMC, 8, RING_CAP_MAX + 1), 0);
+	cr_assert_eq(chan__ring_storage_size(RING_MPMC, SIZE_MAX / 2, 4), 0);
+	cr_assert_eq(chan__ring_storage_size(RING_SPSC, 1, 10), 160, "stamp + 1 byte, 8-aligned");
+	cr_assert_eq(chan__ring_storage_size(RING_MPMC, 8, 10), 160, "stamp + 8 bytes per slot");
+	cr_assert_eq(chan__ring_storage_size(RING_MPMC, 24, 10), 320);
 }
 
 Test(ring, lap_encoding_helpers)
