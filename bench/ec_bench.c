@@ -31,7 +31,7 @@
 #include "bench_util.h"
 #include <chan/chan.h>
 
-#include "ring/mpmc.h"
+#include "ring/ring.h"
 
 static long n_msgs = 1000000;
 static int repeats = 3;

@@ -29,7 +29,7 @@
 #include <chan/clock.h>
 
 #include "ring/list.h"
-#include "ring/mpmc.h"
+#include "ring/ring.h"
 
 static long n_msgs = 2000000;
 static int repeats = 3;

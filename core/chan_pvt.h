@@ -1,6 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * core/chan_pvt.h - the channel object (private; shared with select).
+ * core/chan_pvt.h - the channel object (private), and the calls between the
+ * files that implement it:
+ *   chan.c             life cycle, snapshots, argument checks, and the
+ *                      dispatch of each operation by kind;
+ *   chan_buffered.c    the buffered protocol (ring and list kinds):
+ *                      lock-free data path, eventcount waits;
+ *   chan_unbuffered.c  the rendezvous protocol: pairing under the lock;
+ *   chan_close.c       close, and why it wakes everyone exactly once;
+ *   select.c           select, on top of the per-kind hooks below.
+ *
+ * Deadlines everywhere: absolute CLOCK_MONOTONIC ns; 0 means "try only" (the
+ * call fails with @busy_err instead of waiting), CHAN__FOREVER "no limit".
  */
 #ifndef CHAN_CORE_CHAN_PVT_H
 #define CHAN_CORE_CHAN_PVT_H
@@ -12,8 +23,10 @@
 #include <stdint.h>
 
 #include <chan/channel.h>
+#include <chan/clock.h>
 #include <chan/select.h>
 
+#include "clock_pvt.h"
 #include "lock_pvt.h"
 #include "waitq_pvt.h"
 #include "../ring/list.h"
@@ -41,7 +54,6 @@ enum chan_kind {
 struct chan {
 	/* Read-mostly. */
 	enum chan_kind kind;
-	enum ring_kind rkind;
 	size_t elem_size;
 	size_t cap;
 	void (*drop)(void *elem);
@@ -73,18 +85,56 @@ struct chan {
 		.is_static = true                                                     \
 	}
 
-/* Non-consuming readiness checks, for a waiter's re-check (seq_cst loads). */
-bool chan__recv_ready(chan_t *c);
-bool chan__send_ready(chan_t *c);
+/* ---- shared by both protocols ------------------------------------------ */
 
-static inline bool chan__ready(chan_t *c, int op)
+/* A deadline that has come: a try (0), or a timed wait whose time is up. */
+static inline bool chan__due(int64_t deadline)
 {
-	return op == CHAN_OP_SEND ? chan__send_ready(c) : chan__recv_ready(c);
+	return deadline == 0 || (deadline != CHAN__FOREVER && chan_now() >= deadline);
+}
+
+/* Unlink @e from @q if no claimer did it first. Lock not held. */
+static inline void chan__unqueue(chan_t *c, struct chan__waitq *q, struct chan__wentry *e)
+{
+	chan__lock_acquire(&c->lock);
+	chan__waitq_remove(q, e);
+	chan__lock_release(&c->lock);
 }
 
 static inline struct chan__waitq *chan__waitq_of(chan_t *c, int op)
 {
 	return op == CHAN_OP_SEND ? &c->sendq : &c->recvq;
+}
+
+/* ---- per kind: chan_buffered.c and chan_unbuffered.c --------------------- */
+
+/*
+ * chan__unbuf_send() and the receive (the buffered ones are static in
+ * chan_buffered.c): one element, until @deadline. 0; -EPIPE closed;
+ * @busy_err when @deadline is 0 and the operation would wait; -ETIMEDOUT.
+ * Arguments already checked. A failed call had no effect.
+ */
+int chan__unbuf_send(chan_t *c, const void *elem, int64_t deadline, int busy_err);
+int chan__unbuf_recv(chan_t *c, void *elem, int64_t deadline, int busy_err);
+
+/*
+ * Bursts: how many moved (>= 1 unless @deadline came, the channel is closed
+ * (errno EPIPE) or, unbounded send, memory ran out (errno ENOMEM)). @n >= 1.
+ */
+size_t chan__unbuf_send_burst(chan_t *c, const void *elems, size_t n, int64_t deadline);
+size_t chan__unbuf_recv_burst(chan_t *c, void *elems, size_t max, int64_t deadline);
+
+/* Non-consuming readiness checks, for a waiter's re-check (seq_cst loads). */
+bool chan__buf_recv_ready(chan_t *c);
+bool chan__buf_send_ready(chan_t *c);
+bool chan__unbuf_recv_ready(chan_t *c);
+bool chan__unbuf_send_ready(chan_t *c);
+
+static inline bool chan__ready(chan_t *c, int op)
+{
+	if (c->kind == CHAN_KIND_UNBUFFERED)
+		return op == CHAN_OP_SEND ? chan__unbuf_send_ready(c) : chan__unbuf_recv_ready(c);
+	return op == CHAN_OP_SEND ? chan__buf_send_ready(c) : chan__buf_recv_ready(c);
 }
 
 /*
@@ -94,14 +144,28 @@ static inline struct chan__waitq *chan__waitq_of(chan_t *c, int op)
  * select that saw every case not ready, and then sees every version
  * unchanged, knows that at one instant no case was ready (a double collect).
  */
-uint64_t chan__case_version(chan_t *c, int op);
+uint64_t chan__buf_case_version(chan_t *c, int op);
+uint64_t chan__unbuf_case_version(chan_t *c, int op);
+
+static inline uint64_t chan__case_version(chan_t *c, int op)
+{
+	return c->kind == CHAN_KIND_UNBUFFERED ? chan__unbuf_case_version(c, op)
+					       : chan__buf_case_version(c, op);
+}
 
 /*
  * chan__try_case() - one attempt at @op (CHAN_OP_SEND/RECV) that never
  * queues: 0 done, -EPIPE closed (the case fires with that error), -EAGAIN
  * not ready, -ENOMEM (unbounded send without memory). Lock not held.
  */
-int chan__try_case(chan_t *c, int op, void *elem);
+int chan__buf_try_case(chan_t *c, int op, void *elem);
+int chan__unbuf_try_case(chan_t *c, int op, void *elem);
+
+static inline int chan__try_case(chan_t *c, int op, void *elem)
+{
+	return c->kind == CHAN_KIND_UNBUFFERED ? chan__unbuf_try_case(c, op, elem)
+					       : chan__buf_try_case(c, op, elem);
+}
 
 /*
  * chan__pair_locked() - unbuffered only, c->lock held: pair @op with a

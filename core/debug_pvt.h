@@ -21,6 +21,26 @@ _Noreturn void chan__die(const char *file, int line, const char *what);
 			CHAN__DIE("assertion failed: " #cond); \
 	} while (0)
 
+/*
+ * CHAN__DEBUG_WINDOW() - a protocol window (STYLE.md rule 19): a point where
+ * another thread's interleaving matters (between queueing a waiter and
+ * parking, between a select's lock-free and locked passes, inside close, in
+ * the timer service). In a build with -DCHAN_DEBUG_HOOKS (the debug and tsan
+ * presets) it calls chan__debug_hook if a test set one: the torture runner
+ * injects random yields and short sleeps there. Compiled out otherwise. The
+ * hook variable exists in every build, so a test can always set it.
+ */
+extern void (*chan__debug_hook)(const char *where);
+#ifdef CHAN_DEBUG_HOOKS
+#define CHAN__DEBUG_WINDOW(where)                 \
+	do {                                      \
+		if (chan__debug_hook)             \
+			chan__debug_hook(where);  \
+	} while (0)
+#else
+#define CHAN__DEBUG_WINDOW(where) ((void)0)
+#endif
+
 /* Make hand-offs through uninstrumented code (liburcu, ck) visible to TSan. */
 #if CHAN__TSAN
 void __tsan_acquire(void *addr);

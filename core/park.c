@@ -213,6 +213,19 @@ notified:
 	return 0;
 }
 
+int chan__park_withdraw(struct chan__waiter *w, struct chan__wait *wt, int64_t deadline)
+{
+	int r = wt ? chan__park_wait(w, wt, deadline) : chan__park(w, deadline);
+
+	if (r == 0)
+		return 0;
+	if (chan__waiter_abort(w))
+		return -ETIMEDOUT;
+	/* Claimed as the deadline passed: the claimer's unpark follows. */
+	chan__park(w, CHAN__FOREVER);
+	return 0;
+}
+
 void chan__unpark(struct chan__waiter *w)
 {
 	/* Release: everything the waker wrote to the entry is visible to the

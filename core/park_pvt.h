@@ -117,6 +117,20 @@ void chan__wait_begin(struct chan__wait *wt);
 bool chan__wait_spin(struct chan__wait *wt, bool (*ready)(void *), void *arg, int64_t deadline);
 int chan__park_wait(struct chan__waiter *w, struct chan__wait *wt, int64_t deadline);
 
+/*
+ * chan__park_withdraw() - the waiting half of every blocking protocol: park
+ * until a claimer completes @w, or until @deadline; then withdraw with
+ * chan__waiter_abort(). If the abort loses, a claim won as time ran out,
+ * and its unpark must follow: wait for it (without deadline), since the
+ * claimer may still be writing the entry and the record lives on our stack.
+ * @wt: a wait begun with chan__wait_begin() (its spin already done), or
+ * NULL for a fresh one.
+ * Return: 0 claimed (the claim's unpark is consumed; the claimer unlinked
+ * the claimed entry), -ETIMEDOUT withdrawn (nobody claimed @w and nobody
+ * will: the caller unlinks its still queued entries).
+ */
+int chan__park_withdraw(struct chan__waiter *w, struct chan__wait *wt, int64_t deadline);
+
 /* chan__unpark() - wake @w; release: publishes what the waker wrote. */
 void chan__unpark(struct chan__waiter *w);
 

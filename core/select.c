@@ -42,6 +42,7 @@
 
 #include "chan_pvt.h"
 #include "clock_pvt.h"
+#include "debug_pvt.h"
 #include "park_pvt.h"
 #include "../ring/fault.h"
 
@@ -248,12 +249,10 @@ static int queue_and_wait(struct sel *s, int64_t deadline)
 			break; /* claimed meanwhile: take that */
 		}
 	}
-	if (chan__park(&s->w, deadline) < 0) {
-		if (chan__waiter_abort(&s->w)) {
-			unqueue_all(s);
-			return -ETIMEDOUT;
-		}
-		chan__park(&s->w, CHAN__FOREVER); /* the claim's unpark */
+	CHAN__DEBUG_WINDOW("select: queued and re-checked, before parking");
+	if (chan__park_withdraw(&s->w, NULL, deadline) < 0) {
+		unqueue_all(s);
+		return -ETIMEDOUT;
 	}
 	e = (struct chan__wentry *)chan__waiter_selected(&s->w);
 	i = e->index;
@@ -350,6 +349,7 @@ static int select_impl(chan_case_t *cases, size_t n, int64_t deadline, int busy_
 			r = -ETIMEDOUT;
 			break;
 		}
+		CHAN__DEBUG_WINDOW("select: lock-free pass failed, before the locked pass");
 		r = queue_and_wait(&s, deadline);
 		if (r != -EAGAIN)
 			break;

@@ -24,6 +24,7 @@
 #include <chan/task.h>
 
 #include "clock_pvt.h"
+#include "dlist_pvt.h"
 #include "lock_pvt.h"
 #include "park_pvt.h"
 #include "../ring/fault.h"
@@ -36,7 +37,7 @@ struct worker {
 	struct chan__waiter w;
 	void (*fn)(void *);
 	void *arg;
-	struct worker *prev, *next; /* idle list, under the pool lock */
+	struct chan__dlink link; /* idle list, under the pool lock */
 	bool idle;
 };
 
@@ -47,29 +48,20 @@ struct start {
 
 static struct {
 	struct chan__lock lock;
-	struct worker *idle; /* most recently idle first: its cache is warm */
+	struct chan__dlist idle; /* of worker.link; most recently idle first: warm cache */
 	size_t stack_size;   /* under the lock; 0: default */
 	int64_t idle_ns;     /* under the lock; 0: default */
 } pool;
 
 static void idle_push(struct worker *me)
 {
-	me->prev = NULL;
-	me->next = pool.idle;
-	if (pool.idle)
-		pool.idle->prev = me;
-	pool.idle = me;
+	chan__dlist_push_front(&pool.idle, &me->link);
 	me->idle = true;
 }
 
 static void idle_unlink(struct worker *me)
 {
-	if (me->prev)
-		me->prev->next = me->next;
-	else
-		pool.idle = me->next;
-	if (me->next)
-		me->next->prev = me->prev;
+	chan__dlist_unlink(&pool.idle, &me->link);
 	me->idle = false;
 }
 
@@ -88,18 +80,15 @@ static void *worker_main(void *arg)
 		idle_ns = pool.idle_ns ? pool.idle_ns : IDLE_DEFAULT;
 		idle_push(&me);
 		chan__lock_release(&pool.lock);
-		if (chan__park(&me.w, chan__deadline(idle_ns)) < 0) {
-			if (chan__waiter_abort(&me.w)) {
-				chan__lock_acquire(&pool.lock);
-				if (me.idle)
-					idle_unlink(&me);
-				chan__lock_release(&pool.lock);
-				return NULL;
-			}
-			chan__park(&me.w, CHAN__FOREVER); /* a task came as we timed out */
+		if (chan__park_withdraw(&me.w, NULL, chan__deadline(idle_ns)) < 0) {
+			chan__lock_acquire(&pool.lock);
+			if (me.idle)
+				idle_unlink(&me);
+			chan__lock_release(&pool.lock);
+			return NULL;
 		}
-		/* me.fn/me.arg were written before the claim's unpark (release),
-		 * which our park acquired. */
+		/* Claimed (maybe as we timed out): me.fn/me.arg were written
+		 * before the claim's unpark (release), which our park acquired. */
 	}
 }
 
@@ -141,7 +130,8 @@ int chan_go(void (*fn)(void *), void *arg)
 	if (!fn)
 		return -EINVAL;
 	chan__lock_acquire(&pool.lock);
-	while ((w = pool.idle) != NULL) {
+	while (pool.idle.first) {
+		w = chan__container_of(pool.idle.first, struct worker, link);
 		idle_unlink(w);
 		if (chan__waiter_claim(&w->w, (uintptr_t)w)) {
 			w->fn = fn;

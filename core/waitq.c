@@ -9,13 +9,7 @@
 
 void chan__waitq_push(struct chan__waitq *q, struct chan__wentry *e)
 {
-	e->next = NULL;
-	e->prev = q->last;
-	if (q->last)
-		q->last->next = e;
-	else
-		q->first = e;
-	q->last = e;
+	chan__dlist_push_back(&q->list, &e->link);
 	e->queued = true;
 	/* Seq_cst RMW: the waiter's half of the eventcount's Dekker pair; the
 	 * re-check that follows (a seq_cst load) cannot be ordered before it.
@@ -28,15 +22,7 @@ void chan__waitq_push(struct chan__waitq *q, struct chan__wentry *e)
 
 static void unlink_entry(struct chan__waitq *q, struct chan__wentry *e)
 {
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		q->first = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		q->last = e->prev;
-	e->prev = e->next = NULL;
+	chan__dlist_unlink(&q->list, &e->link);
 	e->queued = false;
 	/* Relaxed: a changer that still reads the old count only takes the
 	 * lock for nothing; the lock orders the count among its holders. */
@@ -51,30 +37,31 @@ void chan__waitq_remove(struct chan__waitq *q, struct chan__wentry *e)
 
 struct chan__wentry *chan__waitq_claim(struct chan__waitq *q, const struct chan__waiter *skip)
 {
-	struct chan__wentry *e = q->first;
+	struct chan__dlink *n = q->list.first;
 
-	while (e) {
-		struct chan__wentry *next = e->next;
+	while (n) {
+		struct chan__wentry *e = chan__container_of(n, struct chan__wentry, link);
 
+		n = n->next; /* before unlink_entry() clears it */
 		if (e->w != skip) {
 			unlink_entry(q, e);
 			if (chan__waiter_claim(e->w, (uintptr_t)e))
 				return e;
 		}
-		e = next;
 	}
 	return NULL;
 }
 
 void chan__waitq_claim_all(struct chan__waitq *q, int err, struct chan__wentry **wake)
 {
-	while (q->first) {
-		struct chan__wentry *e = q->first;
+	while (q->list.first) {
+		struct chan__wentry *e =
+			chan__container_of(q->list.first, struct chan__wentry, link);
 
 		unlink_entry(q, e);
 		if (chan__waiter_claim(e->w, (uintptr_t)e)) {
 			e->err = err;
-			e->next = *wake;
+			e->wake_next = *wake;
 			*wake = e;
 		}
 	}
@@ -84,7 +71,7 @@ void chan__wake_list(struct chan__wentry *list)
 {
 	while (list) {
 		/* Read next first: after the unpark the entry may be gone. */
-		struct chan__wentry *next = list->next;
+		struct chan__wentry *next = list->wake_next;
 
 		chan__unpark(list->w);
 		list = next;

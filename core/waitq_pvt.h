@@ -30,10 +30,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dlist_pvt.h"
 #include "park_pvt.h"
 
 struct chan__wentry {
-	struct chan__wentry *prev, *next; /* in the queue; under the lock */
+	struct chan__dlink link;	  /* in the queue; under the lock */
+	struct chan__wentry *wake_next;	  /* a claimer's list of entries to unpark */
 	struct chan__waiter *w;
 	void *elem;	/* unbuffered: the sender's value or the receiver's
 			   buffer (NULL: discard); unused otherwise */
@@ -45,13 +47,14 @@ struct chan__wentry {
 struct chan__waitq {
 	_Atomic uint32_t nwait;	   /* entries queued: read without the lock */
 	_Atomic uint32_t arrivals; /* entries ever queued: select's double collect */
-	struct chan__wentry *first, *last;
+	struct chan__dlist list; /* of chan__wentry.link, under the channel lock */
 };
 
 static inline void chan__wentry_init(struct chan__wentry *e, struct chan__waiter *w, void *elem,
 				     unsigned index)
 {
-	e->prev = e->next = NULL;
+	e->link.prev = e->link.next = NULL;
+	e->wake_next = NULL;
 	e->w = w;
 	e->elem = elem;
 	e->err = 0;
@@ -63,7 +66,7 @@ static inline void chan__waitq_init(struct chan__waitq *q)
 {
 	atomic_init(&q->nwait, 0);
 	atomic_init(&q->arrivals, 0);
-	q->first = q->last = NULL;
+	chan__dlist_init(&q->list);
 }
 
 /*
@@ -94,7 +97,7 @@ struct chan__wentry *chan__waitq_claim(struct chan__waitq *q, const struct chan_
 
 /*
  * Lock held. Claims every waiting entry with @err and chains the claimed ones
- * through ->next into *@wake (to unpark after the lock is dropped, with
+ * through ->wake_next into *@wake (to unpark after the lock is dropped, with
  * chan__wake_list()). Dead entries are unlinked.
  */
 void chan__waitq_claim_all(struct chan__waitq *q, int err, struct chan__wentry **wake);

@@ -2,18 +2,18 @@
 /*
  * ring/list.c - the unbounded block list (see ring/list.h).
  *
- * Ordering labels:
- *   C1  tail.index CAS (seq_cst): claims positions; the producer half of the
- *       channel's Dekker pair with waiting receivers (see ring/mpmc.h).
- *   C2  head.index CAS (seq_cst): claims positions.
- *   W1  slot state |= WRITE (release): publishes the element; pairs with W2.
- *   W2  slot state load until WRITE (acquire).
- *   B1  next block published (release stores of block, index, next); pairs
- *       with the acquire loads of the same words (B2).
- *   D1  READ / DESTROY bits (acq_rel RMW): whoever sets the second of the
- *       two on a slot knows the other side is done with it, so the last
- *       reader of a block frees it, after every other reader has copied out.
- *   S1  tail.index load in pop (seq_cst): pairs with C1 and chan__list_close().
+ * Ordering labels (Q for the queue; every label is unique across the tree):
+ *   QC1  tail.index CAS (seq_cst): claims positions; the producer half of the
+ *        channel's Dekker pair with waiting receivers (as C1 in ring/mpmc.h).
+ *   QC2  head.index CAS (seq_cst): claims positions.
+ *   QW1  slot state |= WRITE (release): publishes the element; pairs with QW2.
+ *   QW2  slot state load until WRITE (acquire).
+ *   QB1  next block published (release stores of block, index, next); pairs
+ *        with the acquire loads of the same words (QB2).
+ *   QD1  READ / DESTROY bits (acq_rel RMW): whoever sets the second of the
+ *        two on a slot knows the other side is done with it, so the last
+ *        reader of a block frees it, after every other reader has copied out.
+ *   QS1  tail.index load in pop (seq_cst): pairs with QC1 and chan__list_close().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +60,7 @@ static struct list_block *wait_next(struct list_block *b)
 	unsigned step = 0;
 	struct list_block *next;
 
-	/* B2: pairs with the B1 store of next. */
+	/* QB2: pairs with the QB1 store of next. */
 	while (!(next = atomic_load_explicit(&b->next, memory_order_acquire)))
 		ring_backoff(&step);
 	return next;
@@ -71,7 +71,7 @@ static struct list_slot *wait_write(const struct list *l, struct list_block *b, 
 	struct list_slot *s = slot_at(l, b, off);
 	unsigned step = 0;
 
-	/* W2: pairs with W1: the element is in s->data. */
+	/* QW2: pairs with QW1: the element is in s->data. */
 	while (!(atomic_load_explicit(&s->state, memory_order_acquire) & SLOT_WRITE))
 		ring_backoff(&step);
 	return s;
@@ -79,7 +79,7 @@ static struct list_slot *wait_write(const struct list *l, struct list_block *b, 
 
 /*
  * Free @b once every slot from @start on has been read. A slot still being
- * read gets DESTROY instead, and its reader carries on from there (D1).
+ * read gets DESTROY instead, and its reader carries on from there (QD1).
  */
 static void block_destroy(const struct list *l, struct list_block *b, uint64_t start)
 {
@@ -87,7 +87,7 @@ static void block_destroy(const struct list *l, struct list_block *b, uint64_t s
 	for (uint64_t i = start; i < LIST_BLOCK_CAP - 1; i++) {
 		struct list_slot *s = slot_at(l, b, i);
 
-		/* D1 */
+		/* QD1 */
 		if (!(atomic_load_explicit(&s->state, memory_order_acquire) & SLOT_READ) &&
 		    !(atomic_fetch_or_explicit(&s->state, SLOT_DESTROY, memory_order_acq_rel) &
 		      SLOT_READ))
@@ -123,7 +123,7 @@ size_t chan__list_push_burst(struct list *l, const void *elems, size_t n, enum r
 	uint64_t tail, off, k;
 	struct list_block *b;
 
-	/* B2: pairs with B1; a stale pair only makes the CAS below fail. */
+	/* QB2: pairs with QB1; a stale pair only makes the CAS below fail. */
 	tail = atomic_load_explicit(&l->tail.index, memory_order_acquire);
 	b = atomic_load_explicit(&l->tail.block, memory_order_acquire);
 	for (;;) {
@@ -150,7 +150,7 @@ size_t chan__list_push_burst(struct list *l, const void *elems, size_t n, enum r
 				return 0;
 			}
 		}
-		/* C1 */
+		/* QC1 */
 		if (atomic_compare_exchange_weak_explicit(&l->tail.index, &tail,
 							  tail + (k << LIST_SHIFT),
 							  memory_order_seq_cst, memory_order_acquire))
@@ -162,7 +162,7 @@ size_t chan__list_push_burst(struct list *l, const void *elems, size_t n, enum r
 		/* We took the last slot: install the next block, then step
 		 * tail over the gap. Fetch_add, not a store, keeps a LIST_MARK
 		 * that close may have set meanwhile. */
-		/* B1 */
+		/* QB1 */
 		atomic_store_explicit(&l->tail.block, spare, memory_order_release);
 		atomic_fetch_add_explicit(&l->tail.index, (uint64_t)1 << LIST_SHIFT,
 					  memory_order_release);
@@ -175,7 +175,7 @@ size_t chan__list_push_burst(struct list *l, const void *elems, size_t n, enum r
 		struct list_slot *s = slot_at(l, b, off + i);
 
 		ring_copy(s->data, src + i * l->elem_size, l->elem_size);
-		/* W1: publishes s->data; pairs with W2. */
+		/* QW1: publishes s->data; pairs with QW2. */
 		atomic_fetch_or_explicit(&s->state, SLOT_WRITE, memory_order_release);
 	}
 	*status = RING_OK;
@@ -192,7 +192,7 @@ size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_s
 	*status = RING_WOULD_BLOCK;
 	if (max == 0)
 		return 0;
-	/* B2: pairs with B1. */
+	/* QB2: pairs with QB1. */
 	head = atomic_load_explicit(&l->head.index, memory_order_acquire);
 	b = atomic_load_explicit(&l->head.block, memory_order_acquire);
 	for (;;) {
@@ -209,7 +209,7 @@ size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_s
 		k = LIST_BLOCK_CAP - off;
 		new_head = head;
 		if (!(head & LIST_HAS_NEXT)) {
-			/* S1: pairs with C1 and with chan__list_close(). */
+			/* QS1: pairs with QC1 and with chan__list_close(). */
 			uint64_t tail = atomic_load_explicit(&l->tail.index, memory_order_seq_cst);
 			uint64_t hpos = head >> LIST_SHIFT, tpos = tail >> LIST_SHIFT;
 
@@ -225,7 +225,7 @@ size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_s
 		if (k > max)
 			k = max;
 		new_head += k << LIST_SHIFT;
-		/* C2 */
+		/* QC2 */
 		if (atomic_compare_exchange_weak_explicit(&l->head.index, &head, new_head,
 							  memory_order_seq_cst, memory_order_acquire))
 			break;
@@ -239,10 +239,10 @@ size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_s
 		uint64_t index = ((head + (k << LIST_SHIFT)) & ~(uint64_t)LIST_HAS_NEXT) +
 				 ((uint64_t)1 << LIST_SHIFT);
 
-		/* B2: a next block of next means head need not check tail. */
+		/* QB2: a next block of next means head need not check tail. */
 		if (atomic_load_explicit(&next->next, memory_order_acquire))
 			index |= LIST_HAS_NEXT;
-		/* B1 */
+		/* QB1 */
 		atomic_store_explicit(&l->head.block, next, memory_order_release);
 		atomic_store_explicit(&l->head.index, index, memory_order_release);
 	}
@@ -255,7 +255,7 @@ size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_s
 			ring_copy(dst + i * l->elem_size, s->data, l->elem_size);
 		if (o + 1 == LIST_BLOCK_CAP)
 			block_destroy(l, b, 0);
-		/* D1: READ after the copy; a DESTROY already there hands us the
+		/* QD1: READ after the copy; a DESTROY already there hands us the
 		 * rest of the block's teardown. */
 		else if (atomic_fetch_or_explicit(&s->state, SLOT_READ, memory_order_acq_rel) &
 			 SLOT_DESTROY)
@@ -267,7 +267,7 @@ size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_s
 
 bool chan__list_close(struct list *l)
 {
-	/* Seq_cst RMW: pairs with S1; orders the channel's wake-all after it. */
+	/* Seq_cst RMW: pairs with QS1; orders the channel's wake-all after it. */
 	uint64_t old = atomic_fetch_or_explicit(&l->tail.index, LIST_MARK, memory_order_seq_cst);
 
 	return (old & LIST_MARK) == 0;
@@ -275,7 +275,7 @@ bool chan__list_close(struct list *l)
 
 bool chan__list_recv_ready(struct list *l)
 {
-	/* Seq_cst: the receivers' half of the Dekker pair with C1. */
+	/* Seq_cst: the receivers' half of the Dekker pair with QC1. */
 	uint64_t tail = atomic_load_explicit(&l->tail.index, memory_order_seq_cst);
 	uint64_t head = atomic_load_explicit(&l->head.index, memory_order_seq_cst);
 

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
-#include "ring.h"
+#include "slots.h"
 
 #define LIST_SHIFT     1
 #define LIST_MARK      1u /* in tail.index: closed */
@@ -89,6 +89,16 @@ uint64_t chan__list_len(struct list *l);
 
 /** chan__list_recv_ready() - non-empty or closed (seq_cst loads: the waiters' re-check). */
 bool chan__list_recv_ready(struct list *l);
+
+/*
+ * list_recv_version() - changes with every push and with close (both move
+ * tail.index): a select's double collect. Seq_cst: pairs with QC1 and
+ * chan__list_close().
+ */
+static inline uint64_t list_recv_version(struct list *l)
+{
+	return atomic_load_explicit(&l->tail.index, memory_order_seq_cst);
+}
 
 static inline bool list_is_closed(struct list *l)
 {

@@ -25,7 +25,7 @@
 #ifndef CHAN_RING_MPMC_H
 #define CHAN_RING_MPMC_H
 
-#include "ring.h"
+#include "slots.h"
 
 /* Lock-free. A stalled producer delays only the consumer of its slot. */
 static inline enum ring_status ring_try_push_mpmc(struct ring *r, const void *elem)

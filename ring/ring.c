@@ -5,6 +5,8 @@
  */
 #include "ring.h"
 
+void (*chan__ring_debug_hook)(struct ring *r, const char *where);
+
 static uint64_t next_pow2(uint64_t x)
 {
 	uint64_t p = 1;

@@ -1,32 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ring/ring.h - bounded lock-free rings of fixed-size slots (private).
+ * ring/ring.h - bounded lock-free rings of fixed-size slots (private): the
+ * interface the channel layer uses.
  *
  * One struct ring serves four flavours, chosen at creation and never mixed
  * on one ring: MPMC (ring/mpmc.h, the default), SPSC, MPSC and SPMC; they
- * share one slot layout and differ in which side may skip the CAS. Each
- * flavour header has the same function set, suffixed with its name:
- * ring_try_push_<f>, ring_try_pop_<f>, ring_push_burst_<f>, ring_pop_burst_<f>.
- *
- * Positions use crossbeam-channel's lap encoding (array.rs), which gives an
- * exact capacity without a power-of-two slot count and without a division:
- *
- *   pos = lap | index      index in [0, cap), lap a multiple of one_lap
- *   mark_bit = next_pow2(cap + 1)    (bit above every index; set in tail
- *                                     when the ring is closed)
- *   one_lap  = 2 * mark_bit
- *
- * Invariants:
- *   - head <= tail & ~mark_bit in position order, and tail is at most one lap
- *     (cap elements) ahead of head. Every flavour therefore advances head
- *     before it frees the slots it read (stamp = pos + one_lap): a producer
- *     may take a freed slot at once, and must find head already past it;
- *   - every flavour has stamped slots: slot i holds stamp == pos when it is free
- *     for the producer at pos, and pos + 1 when it holds the value written at
- *     pos; a consumer at pos frees it with stamp = pos + one_lap (Vyukov's
- *     per-slot sequence, in lap form);
- *   - once mark_bit is set in tail no push succeeds, so the elements in
- *     [head, tail) at that moment are all the ring will ever deliver.
+ * share one slot layout (ring/slots.h) and differ in which side may skip the
+ * CAS. Each flavour header has the same function set, suffixed with its
+ * name: ring_try_push_<f>, ring_try_pop_<f>, ring_push_burst_<f>,
+ * ring_pop_burst_<f>. The entry points below dispatch on the ring's kind (a
+ * switch the branch predictor learns), so that no caller repeats the switch.
  *
  * Progress: push and pop are lock-free with respect to the indices, but a
  * consumer whose slot was reserved and not yet filled (or a producer whose
@@ -43,72 +26,23 @@
 #ifndef CHAN_RING_RING_H
 #define CHAN_RING_RING_H
 
-#include <sched.h>
-#include <stdalign.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-
-#include "compiler.h"
-
-enum ring_kind {
-	RING_MPMC = 0,
-	RING_SPSC,
-	RING_MPSC,
-	RING_SPMC,
-};
-
-/* Results of the single-element operations. */
-enum ring_status {
-	RING_OK = 0,
-	RING_WOULD_BLOCK, /* push: full; pop: empty */
-	RING_CLOSED,      /* push: closed; pop: closed and drained */
-};
-
-/* A slot of a stamped flavour: the stamp, then elem_size bytes (8-aligned). */
-struct ring_slot {
-	_Atomic uint64_t stamp;
-	unsigned char data[];
-};
-
-struct ring {
-	/* Consumer side: written by every pop, read by pushes only to tell full. */
-	alignas(CHAN_CACHELINE) _Atomic uint64_t head;
-
-	/* Producer side: written by every push and by close (mark_bit). */
-	alignas(CHAN_CACHELINE) _Atomic uint64_t tail;
-
-	/* Read-only after chan__ring_init(): shared by both sides without traffic. */
-	alignas(CHAN_CACHELINE) unsigned char *slots;
-	uint64_t cap;
-	uint64_t mark_bit;
-	uint64_t one_lap;
-	size_t elem_size;
-	size_t stride; /* bytes from one slot to the next */
-	enum ring_kind kind;
-};
-
-_Static_assert(offsetof(struct ring, tail) - offsetof(struct ring, head) >= CHAN_CACHELINE,
-	       "head and tail share a cache line");
-_Static_assert(offsetof(struct ring, slots) - offsetof(struct ring, tail) >= CHAN_CACHELINE,
-	       "tail and the read-only fields share a cache line");
-
-/* Largest capacity: leaves 22 bits of lap above mark_bit, so laps never wrap
- * in the lifetime of a stalled thread's stale position. */
-#define RING_CAP_MAX ((uint64_t)1 << 40)
+#include "mpmc.h"
+#include "mpsc.h"
+#include "slots.h"
+#include "spmc.h"
+#include "spsc.h"
 
 /**
  * chan__ring_init() - lay out a ring in caller-provided memory.
  * @r:         the ring.
- * @kind:      flavour; every later call on @r must use that flavour's functions.
+ * @kind:      flavour; ring_try_push() and the other entry points dispatch on it.
  * @elem_size: bytes per element (> 0).
  * @cap:       capacity, 1 .. RING_CAP_MAX.
- * @slots:     chan__ring_storage_size(kind, elem_size, cap) bytes, 8-aligned, owned by
- *             the caller, which frees it after the ring is done.
+ * @slots:     chan__ring_storage_size(kind, elem_size, cap) bytes, 8-aligned, owned
+ *             by the caller, which frees it after the ring is done.
  */
-void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap, void *slots);
+void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap,
+		     void *slots);
 
 /** chan__ring_storage_size() - bytes of slot storage, or 0 if that overflows size_t. */
 size_t chan__ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap);
@@ -148,101 +82,84 @@ bool chan__ring_send_ready(struct ring *r);
  */
 void chan__ring_drain(struct ring *r, void (*fn)(void *elem, void *arg), void *arg);
 
-/* ---- helpers shared by the flavour headers ---------------------------- */
+/* ---- one entry point per operation ------------------------------------- */
 
-static inline uint64_t ring_index(const struct ring *r, uint64_t pos)
+/** ring_try_push() - push one element: RING_OK, RING_WOULD_BLOCK (full) or RING_CLOSED. */
+static inline enum ring_status ring_try_push(struct ring *r, const void *elem)
 {
-	return pos & (r->mark_bit - 1);
-}
-
-static inline uint64_t ring_lap(const struct ring *r, uint64_t pos)
-{
-	return pos & ~(r->one_lap - 1);
-}
-
-/* The position @k (<= cap) steps after @pos (which has no mark_bit). */
-static inline uint64_t ring_advance(const struct ring *r, uint64_t pos, uint64_t k)
-{
-	uint64_t idx = ring_index(r, pos) + k;
-
-	if (idx < r->cap)
-		return pos + k;
-	return ring_lap(r, pos) + r->one_lap + (idx - r->cap);
-}
-
-static inline uint64_t ring_next(const struct ring *r, uint64_t pos)
-{
-	return ring_advance(r, pos, 1);
-}
-
-/*
- * Elements between @head and @tail (no mark_bit), assuming they are a
- * consistent pair: head <= tail <= head + one lap. Equal indices mean empty
- * if the positions are equal, and full if tail is a lap ahead.
- */
-static inline uint64_t ring_count(const struct ring *r, uint64_t head, uint64_t tail)
-{
-	uint64_t hix = ring_index(r, head), tix = ring_index(r, tail);
-
-	if (hix < tix)
-		return tix - hix;
-	if (hix > tix)
-		return r->cap - hix + tix;
-	return tail == head ? 0 : r->cap;
-}
-
-static inline struct ring_slot *ring_slot_at(const struct ring *r, uint64_t pos)
-{
-	return (struct ring_slot *)(r->slots + ring_index(r, pos) * r->stride);
-}
-
-/* Copy one element; the common word sizes compile to a single move. */
-static inline void ring_copy(void *dst, const void *src, size_t n)
-{
-	switch (n) {
-	case 8:
-		memcpy(dst, src, 8);
-		break;
-	case 4:
-		memcpy(dst, src, 4);
-		break;
+	switch (r->kind) {
+	case RING_SPSC:
+		return ring_try_push_spsc(r, elem);
+	case RING_MPSC:
+		return ring_try_push_mpsc(r, elem);
+	case RING_SPMC:
+		return ring_try_push_spmc(r, elem);
 	default:
-		memcpy(dst, src, n);
-		break;
+		return ring_try_push_mpmc(r, elem);
+	}
+}
+
+/** ring_try_pop() - pop one element (@elem NULL: discard it). */
+static inline enum ring_status ring_try_pop(struct ring *r, void *elem)
+{
+	switch (r->kind) {
+	case RING_SPSC:
+		return ring_try_pop_spsc(r, elem);
+	case RING_MPSC:
+		return ring_try_pop_mpsc(r, elem);
+	case RING_SPMC:
+		return ring_try_pop_spmc(r, elem);
+	default:
+		return ring_try_pop_mpmc(r, elem);
+	}
+}
+
+/** ring_push_burst() - push up to @n elements with one reservation; see the flavours. */
+static inline size_t ring_push_burst(struct ring *r, const void *elems, size_t n, bool *closed)
+{
+	switch (r->kind) {
+	case RING_SPSC:
+		return ring_push_burst_spsc(r, elems, n, closed);
+	case RING_MPSC:
+		return ring_push_burst_mpsc(r, elems, n, closed);
+	case RING_SPMC:
+		return ring_push_burst_spmc(r, elems, n, closed);
+	default:
+		return ring_push_burst_mpmc(r, elems, n, closed);
+	}
+}
+
+/** ring_pop_burst() - pop up to @max elements with one reservation; see the flavours. */
+static inline size_t ring_pop_burst(struct ring *r, void *elems, size_t max, bool *closed)
+{
+	switch (r->kind) {
+	case RING_SPSC:
+		return ring_pop_burst_spsc(r, elems, max, closed);
+	case RING_MPSC:
+		return ring_pop_burst_mpsc(r, elems, max, closed);
+	case RING_SPMC:
+		return ring_pop_burst_spmc(r, elems, max, closed);
+	default:
+		return ring_pop_burst_mpmc(r, elems, max, closed);
 	}
 }
 
 /*
- * A hook at protocol windows (STYLE.md rule 19): a test built with
- * -DCHAN_DEBUG_HOOKS can act, or yield, at the exact point where another
- * thread could interleave. Compiled out otherwise.
+ * ring_recv_version() / ring_send_version() - words that change whenever a
+ * pop (push) may have become possible: every push and the close move tail;
+ * every pop moves head, and close sets the mark. A select's double collect
+ * compares them (core/select.c). Seq_cst loads, after the attempt they
+ * validate: they pair with the seq_cst RMWs C1/C2 of the flavours and with
+ * chan__ring_close().
  */
-#ifdef CHAN_DEBUG_HOOKS
-extern void (*chan__ring_debug_hook)(struct ring *r, const char *where);
-#define RING_DEBUG_HOOK(r, where)                  \
-	do {                                        \
-		if (chan__ring_debug_hook)                \
-			chan__ring_debug_hook((r), (where)); \
-	} while (0)
-#else
-#define RING_DEBUG_HOOK(r, where) ((void)0)
-#endif
-
-/*
- * Wait for another thread that is inside its (short) slot window. Spin with
- * a growing pause first; once that has clearly failed, the other thread is
- * probably preempted, and yielding is the only way to let it finish. This is
- * a rare path (a preemption inside a memcpy), not a polling loop.
- */
-static inline void ring_backoff(unsigned *step)
+static inline uint64_t ring_recv_version(struct ring *r)
 {
-	if (*step < 7) {
-		for (unsigned i = 0; i < (1u << *step); i++)
-			chan__cpu_relax();
-		(*step)++;
-	} else {
-		sched_yield();
-	}
+	return atomic_load_explicit(&r->tail, memory_order_seq_cst);
+}
+
+static inline uint64_t ring_send_version(struct ring *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_seq_cst) * 2 + ring_is_closed(r);
 }
 
 #endif /* CHAN_RING_RING_H */

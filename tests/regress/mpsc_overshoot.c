@@ -15,12 +15,9 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "ring/mpmc.h"
-#include "ring/mpsc.h"
+#include "ring/ring.h"
 
 #define CAP 8
-
-void (*chan__ring_debug_hook)(struct ring *r, const char *where);
 
 static uint64_t distance(struct ring *r)
 {

@@ -97,7 +97,7 @@ static chan_case_t *recv_cases(chan_t **ch, size_t n, long *got)
 
 static const size_t sizes[] = { 4, 8, 10, 12, 16, 32, 64 };
 
-Test(select_double_collect, try_select_on_idle_channels_returns, .timeout = 60)
+Test(select_double_collect, try_select_on_idle_channels_returns)
 {
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		for (int mixed = 0; mixed < 2; mixed++) {
@@ -114,7 +114,7 @@ Test(select_double_collect, try_select_on_idle_channels_returns, .timeout = 60)
 	}
 }
 
-Test(select_double_collect, try_select_on_full_send_cases_returns, .timeout = 60)
+Test(select_double_collect, try_select_on_full_send_cases_returns)
 {
 	size_t n = 12;
 	chan_t **ch = make_histories(n, false, true);
@@ -128,7 +128,7 @@ Test(select_double_collect, try_select_on_full_send_cases_returns, .timeout = 60
 	free_histories(ch, n);
 }
 
-Test(select_double_collect, timed_select_parks_and_times_out, .timeout = 60)
+Test(select_double_collect, timed_select_parks_and_times_out)
 {
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		size_t n = sizes[s];
@@ -187,13 +187,13 @@ static void blocked_select_parks(size_t n, size_t k)
 	free_histories(ch, n);
 }
 
-Test(select_double_collect, blocked_select_parks, .timeout = 60)
+Test(select_double_collect, blocked_select_parks)
 {
 	blocked_select_parks(12, 5);
 	blocked_select_parks(64, 33);
 }
 
-Test(select_double_collect, ten_thousand_cases, .timeout = 120)
+Test(select_double_collect, ten_thousand_cases)
 {
 	chan_t **ch = make_histories(MANY, true, false);
 	long got;

@@ -8,10 +8,7 @@
 #include <sched.h>
 
 #include "ring/list.h"
-#include "ring/mpmc.h"
-#include "ring/mpsc.h"
-#include "ring/spmc.h"
-#include "ring/spsc.h"
+#include "ring/ring.h"
 #include "stress_impl.h"
 
 struct rs {
@@ -34,31 +31,10 @@ static enum ring_status rpush(struct rs *s, uint64_t v)
 	if (s->burst) {
 		size_t n;
 
-		switch (r->kind) {
-		case RING_SPSC:
-			n = ring_push_burst_spsc(r, &v, 1, &closed);
-			break;
-		case RING_MPSC:
-			n = ring_push_burst_mpsc(r, &v, 1, &closed);
-			break;
-		case RING_SPMC:
-			n = ring_push_burst_spmc(r, &v, 1, &closed);
-			break;
-		default:
-			n = ring_push_burst_mpmc(r, &v, 1, &closed);
-		}
+		n = ring_push_burst(r, &v, 1, &closed);
 		return n ? RING_OK : closed ? RING_CLOSED : RING_WOULD_BLOCK;
 	}
-	switch (r->kind) {
-	case RING_SPSC:
-		return ring_try_push_spsc(r, &v);
-	case RING_MPSC:
-		return ring_try_push_mpsc(r, &v);
-	case RING_SPMC:
-		return ring_try_push_spmc(r, &v);
-	default:
-		return ring_try_push_mpmc(r, &v);
-	}
+	return ring_try_push(r, &v);
 }
 
 static size_t rpop(struct rs *s, uint64_t *out, size_t max, enum ring_status *st)
@@ -70,34 +46,10 @@ static size_t rpop(struct rs *s, uint64_t *out, size_t max, enum ring_status *st
 	if (s->l)
 		return chan__list_pop_burst(s->l, out, s->burst ? max : 1, st);
 	if (!s->burst) {
-		switch (r->kind) {
-		case RING_SPSC:
-			*st = ring_try_pop_spsc(r, out);
-			break;
-		case RING_MPSC:
-			*st = ring_try_pop_mpsc(r, out);
-			break;
-		case RING_SPMC:
-			*st = ring_try_pop_spmc(r, out);
-			break;
-		default:
-			*st = ring_try_pop_mpmc(r, out);
-		}
+		*st = ring_try_pop(r, out);
 		return *st == RING_OK;
 	}
-	switch (r->kind) {
-	case RING_SPSC:
-		n = ring_pop_burst_spsc(r, out, max, &closed);
-		break;
-	case RING_MPSC:
-		n = ring_pop_burst_mpsc(r, out, max, &closed);
-		break;
-	case RING_SPMC:
-		n = ring_pop_burst_spmc(r, out, max, &closed);
-		break;
-	default:
-		n = ring_pop_burst_mpmc(r, out, max, &closed);
-	}
+	n = ring_pop_burst(r, out, max, &closed);
 	*st = n ? RING_OK : closed ? RING_CLOSED : RING_WOULD_BLOCK;
 	return n;
 }

@@ -7,10 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ring/mpmc.h"
-#include "ring/mpsc.h"
-#include "ring/spmc.h"
-#include "ring/spsc.h"
+#include "ring/ring.h"
 
 static const enum ring_kind kinds[] = { RING_MPMC, RING_SPSC, RING_MPSC, RING_SPMC };
 static const char *const kind_names[] = { "mpmc", "spsc", "mpsc", "spmc" };
@@ -40,60 +37,25 @@ static void tring_free(struct tring *t)
 	free(t->slots);
 }
 
+/* The ring's own dispatch (ring/ring.h): every flavour behind one call. */
 static enum ring_status push(struct ring *r, const void *e)
 {
-	switch (r->kind) {
-	case RING_SPSC:
-		return ring_try_push_spsc(r, e);
-	case RING_MPSC:
-		return ring_try_push_mpsc(r, e);
-	case RING_SPMC:
-		return ring_try_push_spmc(r, e);
-	default:
-		return ring_try_push_mpmc(r, e);
-	}
+	return ring_try_push(r, e);
 }
 
 static enum ring_status pop(struct ring *r, void *e)
 {
-	switch (r->kind) {
-	case RING_SPSC:
-		return ring_try_pop_spsc(r, e);
-	case RING_MPSC:
-		return ring_try_pop_mpsc(r, e);
-	case RING_SPMC:
-		return ring_try_pop_spmc(r, e);
-	default:
-		return ring_try_pop_mpmc(r, e);
-	}
+	return ring_try_pop(r, e);
 }
 
 static size_t push_n(struct ring *r, const void *e, size_t n, bool *closed)
 {
-	switch (r->kind) {
-	case RING_SPSC:
-		return ring_push_burst_spsc(r, e, n, closed);
-	case RING_MPSC:
-		return ring_push_burst_mpsc(r, e, n, closed);
-	case RING_SPMC:
-		return ring_push_burst_spmc(r, e, n, closed);
-	default:
-		return ring_push_burst_mpmc(r, e, n, closed);
-	}
+	return ring_push_burst(r, e, n, closed);
 }
 
 static size_t pop_n(struct ring *r, void *e, size_t n, bool *closed)
 {
-	switch (r->kind) {
-	case RING_SPSC:
-		return ring_pop_burst_spsc(r, e, n, closed);
-	case RING_MPSC:
-		return ring_pop_burst_mpsc(r, e, n, closed);
-	case RING_SPMC:
-		return ring_pop_burst_spmc(r, e, n, closed);
-	default:
-		return ring_pop_burst_mpmc(r, e, n, closed);
-	}
+	return ring_pop_burst(r, e, n, closed);
 }
 
 /* An element of @size bytes that encodes @v in every byte it can. */

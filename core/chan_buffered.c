@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/chan_buffered.c - the buffered protocol: a ring (or the unbounded
+ * block list) for the data, wait queues for the blocked, a lock only where
+ * somebody waits (crossbeam-channel's array/list flavours, with the parking
+ * of core/waitq_pvt.h).
+ *
+ * A send pushes into the ring lock-free and then checks the receivers'
+ * waiter count; only if someone waits does it take the lock and claim one
+ * waiter, who wakes and retries its own pop (and symmetrically for a
+ * receive and the senders). A waiter is woken to retry, not handed a value,
+ * so FIFO order stays the ring's order.
+ *
+ * Invariants (besides those in chan_pvt.h):
+ *   - every claim is followed by exactly one chan__unpark(), after the
+ *     claimer's last write to the entry, outside the lock;
+ *   - a waiter never leaves a call while it is claimed but not yet unparked
+ *     (its entry and waiter live on its stack);
+ *   - a woken waiter retries its operation; a wake is a hint, never a value.
+ *
+ * No lost wakeup: the eventcount proof of waitq_pvt.h. The changer's seq_cst
+ * RMW is the ring's C1 (push) or C2 (pop) in ring/mpmc.h, or the list's QC1/
+ * QC2 in ring/list.c; its seq_cst load is chan__waitq_has_waiters() in
+ * notify(). The waiter's seq_cst RMW is the count in chan__waitq_push(); its
+ * seq_cst loads are the re-check (chan__buf_recv_ready/send_ready). In the
+ * single total order of those four, either the re-check sees the change or
+ * the changer sees the waiter. A spurious wake or EINTR only costs a retry.
+ * Close: see core/chan_close.c.
+ */
+#include <errno.h>
+
+#include <chan/channel.h>
+#include <chan/clock.h>
+#include <chan/select.h>
+
+#include "chan_pvt.h"
+#include "debug_pvt.h"
+
+/* ---- readiness (the waiters' re-check) --------------------------------- */
+
+bool chan__buf_recv_ready(chan_t *c)
+{
+	return c->kind == CHAN_KIND_RING ? chan__ring_recv_ready(&c->q.ring)
+					 : chan__list_recv_ready(&c->q.list);
+}
+
+bool chan__buf_send_ready(chan_t *c)
+{
+	/* The list never fills. */
+	return c->kind == CHAN_KIND_RING ? chan__ring_send_ready(&c->q.ring) : true;
+}
+
+uint64_t chan__buf_case_version(chan_t *c, int op)
+{
+	if (c->kind == CHAN_KIND_RING)
+		return op == CHAN_OP_RECV ? ring_recv_version(&c->q.ring)
+					  : ring_send_version(&c->q.ring);
+	/* A send on the list is always ready: nothing to validate. */
+	return op == CHAN_OP_RECV ? list_recv_version(&c->q.list) : 0;
+}
+
+/* ---- the data path ------------------------------------------------------ */
+
+/* One push: RING_OK, RING_WOULD_BLOCK (full; for the list: out of memory) or RING_CLOSED. */
+static inline enum ring_status push_one(chan_t *c, const void *elem)
+{
+	enum ring_status st;
+
+	if (c->kind == CHAN_KIND_RING)
+		return ring_try_push(&c->q.ring, elem);
+	chan__list_push_burst(&c->q.list, elem, 1, &st);
+	return st;
+}
+
+static inline enum ring_status pop_one(chan_t *c, void *elem)
+{
+	enum ring_status st;
+
+	if (c->kind == CHAN_KIND_RING)
+		return ring_try_pop(&c->q.ring, elem);
+	chan__list_pop_burst(&c->q.list, elem, 1, &st);
+	return st;
+}
+
+/* ---- waking and waiting ------------------------------------------------ */
+
+static void notify_slow(chan_t *c, struct chan__waitq *q, size_t n)
+{
+	struct chan__wentry *wake = NULL, *e;
+
+	chan__lock_acquire(&c->lock);
+	while (n-- > 0 && (e = chan__waitq_claim(q, NULL)) != NULL) {
+		e->wake_next = wake;
+		wake = e;
+	}
+	chan__lock_release(&c->lock);
+	chan__wake_list(wake);
+}
+
+/*
+ * After a push (pop) of @n: wake up to @n receivers (senders), if any wait.
+ * The changer's half of the eventcount: the seq_cst load of the count comes
+ * after the ring's seq_cst RMW.
+ */
+static inline void notify(chan_t *c, struct chan__waitq *q, size_t n)
+{
+	if (chan__likely(!chan__waitq_has_waiters(q)))
+		return;
+	notify_slow(c, q, n);
+}
+
+static bool recv_ready_poll(void *c)
+{
+	return chan__buf_recv_ready(c);
+}
+
+static bool send_ready_poll(void *c)
+{
+	return chan__buf_send_ready(c);
+}
+
+/*
+ * Wait until the operation of queue @q may have become possible (or the
+ * channel was closed), or @deadline. Return 0 to retry it, or -ETIMEDOUT.
+ *
+ * First poll the ring for the spin budget without queueing: when the other
+ * side is running, its next operation comes within a few hundred
+ * nanoseconds, and a waiter that is not queued costs it nothing (its
+ * waiter-count load still finds zero: no lock, no claim, no wake). Only if
+ * that fails do we queue and sleep.
+ */
+static int wait_ready(chan_t *c, struct chan__waitq *q, bool (*ready)(void *), int64_t deadline)
+{
+	struct chan__wait wt;
+	struct chan__waiter w;
+	struct chan__wentry e;
+
+	chan__wait_begin(&wt);
+	if (chan__wait_spin(&wt, ready, c, deadline))
+		return 0;
+	if (deadline != CHAN__FOREVER && chan_now() >= deadline)
+		return -ETIMEDOUT;
+	chan__waiter_init(&w);
+	chan__wentry_init(&e, &w, NULL, 0);
+	chan__lock_acquire(&c->lock);
+	chan__waitq_push(q, &e); /* prepare */
+	chan__lock_release(&c->lock);
+	CHAN__DEBUG_WINDOW("buffered: queued, before the re-check");
+	/* Re-check, after our seq_cst count RMW (see waitq_pvt.h). */
+	if (ready(c) && chan__waiter_abort(&w)) {
+		chan__unqueue(c, q, &e);
+		return 0;
+	}
+	CHAN__DEBUG_WINDOW("buffered: re-checked, before parking");
+	/* Commit. A claim that won as time ran out still counts: the caller
+	 * retries once more before it reports a timeout. */
+	if (chan__park_withdraw(&w, &wt, deadline) < 0) {
+		chan__unqueue(c, q, &e);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* ---- one element ------------------------------------------------------- */
+
+static int buf_send(chan_t *c, const void *elem, int64_t deadline, int busy_err)
+{
+	for (;;) {
+		enum ring_status st = push_one(c, elem);
+
+		if (chan__likely(st == RING_OK)) {
+			notify(c, &c->recvq, 1);
+			return 0;
+		}
+		if (st == RING_CLOSED)
+			return -EPIPE;
+		if (c->kind == CHAN_KIND_LIST)
+			return -ENOMEM; /* the list never fills: a block allocation failed */
+		if (deadline == 0)
+			return busy_err;
+		if (wait_ready(c, &c->sendq, send_ready_poll, deadline) < 0)
+			return -ETIMEDOUT;
+	}
+}
+
+static int buf_recv(chan_t *c, void *elem, int64_t deadline, int busy_err)
+{
+	for (;;) {
+		enum ring_status st = pop_one(c, elem);
+
+		if (chan__likely(st == RING_OK)) {
+			notify(c, &c->sendq, 1);
+			return 0;
+		}
+		if (st == RING_CLOSED)
+			return -EPIPE;
+		if (deadline == 0)
+			return busy_err;
+		if (wait_ready(c, &c->recvq, recv_ready_poll, deadline) < 0)
+			return -ETIMEDOUT;
+	}
+}
+
+int chan__buf_try_case(chan_t *c, int op, void *elem)
+{
+	enum ring_status st = op == CHAN_OP_SEND ? push_one(c, elem) : pop_one(c, elem);
+
+	if (st == RING_OK) {
+		notify(c, op == CHAN_OP_SEND ? &c->recvq : &c->sendq, 1);
+		return 0;
+	}
+	if (st == RING_CLOSED)
+		return -EPIPE;
+	return op == CHAN_OP_SEND && c->kind == CHAN_KIND_LIST ? -ENOMEM : -EAGAIN;
+}
+
+/* ---- bursts ------------------------------------------------------------ */
+
+static size_t buf_send_burst(chan_t *c, const void *elems, size_t n, int64_t deadline)
+{
+	const unsigned char *src = elems;
+	bool closed = false;
+	size_t k;
+
+	if (c->kind == CHAN_KIND_LIST) {
+		enum ring_status st = RING_OK;
+
+		/* Never blocks: take everything, a block at a time. */
+		for (k = 0; k < n && st == RING_OK;)
+			k += chan__list_push_burst(&c->q.list, src + k * c->elem_size, n - k, &st);
+		if (k)
+			notify(c, &c->recvq, k);
+		if (st == RING_WOULD_BLOCK)
+			errno = ENOMEM;
+		else if (st == RING_CLOSED)
+			errno = EPIPE;
+		return k;
+	}
+	for (;;) {
+		k = ring_push_burst(&c->q.ring, src, n, &closed);
+		if (k) {
+			notify(c, &c->recvq, k);
+			return k;
+		}
+		if (closed) {
+			errno = EPIPE;
+			return 0;
+		}
+		if (deadline == 0 || wait_ready(c, &c->sendq, send_ready_poll, deadline) < 0)
+			return 0;
+	}
+}
+
+static size_t buf_recv_burst(chan_t *c, void *elems, size_t max, int64_t deadline)
+{
+	bool closed = false;
+	size_t k;
+
+	for (;;) {
+		if (c->kind == CHAN_KIND_RING) {
+			k = ring_pop_burst(&c->q.ring, elems, max, &closed);
+		} else {
+			enum ring_status st;
+
+			k = chan__list_pop_burst(&c->q.list, elems, max, &st);
+			closed = st == RING_CLOSED;
+		}
+		if (k) {
+			notify(c, &c->sendq, k);
+			return k;
+		}
+		if (closed) {
+			errno = EPIPE;
+			return 0;
+		}
+		if (deadline == 0 || wait_ready(c, &c->recvq, recv_ready_poll, deadline) < 0)
+			return 0;
+	}
+}
+
+/* ---- the public operations: check arguments, dispatch by kind ----------
+ * They live here so that the buffered fast path (ring push, one waiter-count
+ * load) inlines into chan_send()/chan_recv(); an unbuffered channel takes a
+ * lock anyway, and pays one call more. */
+
+static inline int send_until(chan_t *c, const void *elem, int64_t deadline, int busy_err)
+{
+	if (chan__unlikely(!c || !elem))
+		return -EINVAL;
+	if (c->kind == CHAN_KIND_UNBUFFERED)
+		return chan__unbuf_send(c, elem, deadline, busy_err);
+	return buf_send(c, elem, deadline, busy_err);
+}
+
+static inline int recv_until(chan_t *c, void *elem, int64_t deadline, int busy_err)
+{
+	if (chan__unlikely(!c))
+		return -EINVAL;
+	if (c->kind == CHAN_KIND_UNBUFFERED)
+		return chan__unbuf_recv(c, elem, deadline, busy_err);
+	return buf_recv(c, elem, deadline, busy_err);
+}
+
+int chan_send(chan_t *c, const void *elem)
+{
+	return send_until(c, elem, CHAN__FOREVER, 0);
+}
+
+int chan_recv(chan_t *c, void *elem)
+{
+	return recv_until(c, elem, CHAN__FOREVER, 0);
+}
+
+int chan_try_send(chan_t *c, const void *elem)
+{
+	return send_until(c, elem, 0, -EAGAIN);
+}
+
+int chan_try_recv(chan_t *c, void *elem)
+{
+	return recv_until(c, elem, 0, -EAGAIN);
+}
+
+int chan_send_timeout(chan_t *c, const void *elem, int64_t timeout_ns)
+{
+	return send_until(c, elem, chan__deadline(timeout_ns), -ETIMEDOUT);
+}
+
+int chan_recv_timeout(chan_t *c, void *elem, int64_t timeout_ns)
+{
+	return recv_until(c, elem, chan__deadline(timeout_ns), -ETIMEDOUT);
+}
+
+static size_t send_burst(chan_t *c, const void *elems, size_t n, int64_t deadline)
+{
+	if (chan__unlikely(!c || !elems)) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	if (c->kind == CHAN_KIND_UNBUFFERED)
+		return chan__unbuf_send_burst(c, elems, n, deadline);
+	return buf_send_burst(c, elems, n, deadline);
+}
+
+static size_t recv_burst(chan_t *c, void *elems, size_t max, int64_t deadline)
+{
+	if (chan__unlikely(!c)) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (max == 0)
+		return 0;
+	if (c->kind == CHAN_KIND_UNBUFFERED)
+		return chan__unbuf_recv_burst(c, elems, max, deadline);
+	return buf_recv_burst(c, elems, max, deadline);
+}
+
+size_t chan_send_burst(chan_t *c, const void *elems, size_t n)
+{
+	return send_burst(c, elems, n, CHAN__FOREVER);
+}
+
+size_t chan_recv_burst(chan_t *c, void *elems, size_t max)
+{
+	return recv_burst(c, elems, max, CHAN__FOREVER);
+}
+
+size_t chan_try_send_burst(chan_t *c, const void *elems, size_t n)
+{
+	return send_burst(c, elems, n, 0);
+}
+
+size_t chan_try_recv_burst(chan_t *c, void *elems, size_t max)
+{
+	return recv_burst(c, elems, max, 0);
+}
