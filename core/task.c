@@ -25,6 +25,7 @@
 
 #include "clock_pvt.h"
 #include "dlist_pvt.h"
+#include "fork_pvt.h"
 #include "lock_pvt.h"
 #include "park_pvt.h"
 #include "../ring/fault.h"
@@ -104,6 +105,7 @@ static int spawn(void (*fn)(void *), void *arg)
 		return -ENOMEM;
 	st->fn = fn;
 	st->arg = arg;
+	chan__fork_register(); /* before our first thread exists */
 	chan__lock_acquire(&pool.lock);
 	stack = pool.stack_size ? pool.stack_size : STACK_DEFAULT;
 	chan__lock_release(&pool.lock);
@@ -144,6 +146,27 @@ int chan_go(void (*fn)(void *), void *arg)
 	}
 	chan__lock_release(&pool.lock);
 	return spawn(fn, arg);
+}
+
+/* ---- fork() (see core/fork.c) ---------------------------------------- */
+
+void chan__pool_fork_prepare(void)
+{
+	chan__lock_acquire(&pool.lock); /* no idle list half updated at fork */
+}
+
+void chan__pool_fork_parent(void)
+{
+	chan__lock_release(&pool.lock);
+}
+
+void chan__pool_fork_child(void)
+{
+	/* The idle workers' threads did not come along: their records (on
+	 * their stacks, copied into the child) must never be handed a task.
+	 * The settings stay. We hold the lock taken in prepare: a fresh one. */
+	chan__dlist_init(&pool.idle);
+	chan__lock_init(&pool.lock);
 }
 
 int chan_go_configure(const chan_go_opts_t *o)

@@ -30,6 +30,7 @@
 
 #include "clock_pvt.h"
 #include "debug_pvt.h"
+#include "fork_pvt.h"
 #include "futex_pvt.h"
 #include "lock_pvt.h"
 #include "timer_pvt.h"
@@ -40,7 +41,9 @@ static struct {
 	struct chan__timer **heap;
 	size_t len, cap;
 	bool started;
-	struct chan__timer *firing; /* the timer whose callback runs now */
+	struct chan__timer *firing; /* the timer whose callback runs now (NULL
+				       for one that frees itself) */
+	bool running;		    /* a callback runs now */
 	bool firing_stopped;	    /* it was stopped during its callback */
 	unsigned stop_waiters;	    /* threads waiting for firing to clear */
 	_Atomic uint32_t wake;	    /* futex: the earliest deadline changed */
@@ -166,6 +169,7 @@ static void *service(void *arg)
 			 * not leave it in svc.firing for a stranger to match. */
 			svc.firing = t->frees_itself ? NULL : t;
 			svc.firing_stopped = false;
+			svc.running = true;
 			chan__lock_release(&svc.lock);
 			fn(t, now); /* a one-shot t may be gone after this */
 			chan__lock_acquire(&svc.lock);
@@ -180,6 +184,7 @@ static void *service(void *arg)
 				heap_insert(t);
 			}
 			svc.firing = NULL;
+			svc.running = false;
 			waiters = svc.stop_waiters > 0;
 			if (waiters)
 				kick(&svc.fired);
@@ -206,6 +211,7 @@ static int start_service(void)
 
 	if (svc.started)
 		return 0;
+	chan__fork_register(); /* before the service thread exists */
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -215,6 +221,25 @@ static int start_service(void)
 		return -EAGAIN;
 	svc.started = true;
 	return 0;
+}
+
+/*
+ * Wait, with the lock held on entry and on return, until the callback of @t
+ * (any callback, for NULL) is not running; at once on the timer thread,
+ * which is the one running it.
+ */
+static void wait_callback_done(const struct chan__timer *t)
+{
+	while ((t ? svc.firing == t : svc.running) && !on_timer_thread) {
+		/* Acquire: pairs with kick() after the callback. */
+		uint32_t seen = atomic_load_explicit(&svc.fired, memory_order_acquire);
+
+		svc.stop_waiters++;
+		chan__lock_release(&svc.lock);
+		chan__futex_wait(&svc.fired, seen, CHAN__FOREVER);
+		chan__lock_acquire(&svc.lock);
+		svc.stop_waiters--;
+	}
 }
 
 int chan__timer_start(struct chan__timer *t)
@@ -245,19 +270,47 @@ bool chan__timer_stop(struct chan__timer *t)
 		was_armed = true;
 	} else if (svc.firing == t) {
 		svc.firing_stopped = true;
-		while (svc.firing == t && !on_timer_thread) {
-			/* Acquire: pairs with kick() after the callback. */
-			uint32_t seen = atomic_load_explicit(&svc.fired, memory_order_acquire);
-
-			svc.stop_waiters++;
-			chan__lock_release(&svc.lock);
-			chan__futex_wait(&svc.fired, seen, CHAN__FOREVER);
-			chan__lock_acquire(&svc.lock);
-			svc.stop_waiters--;
-		}
+		wait_callback_done(t);
 	}
 	chan__lock_release(&svc.lock);
 	return was_armed;
+}
+
+/* ---- fork() (see core/fork.c) ---------------------------------------- */
+
+void chan__timer_fork_prepare(void)
+{
+	/* A callback half done in the parent would be half done forever in
+	 * the child (a context half canceled): let it finish first, then keep
+	 * the heap still while fork() copies it. */
+	chan__lock_acquire(&svc.lock);
+	wait_callback_done(NULL);
+}
+
+void chan__timer_fork_parent(void)
+{
+	chan__lock_release(&svc.lock);
+}
+
+void chan__timer_fork_child(void)
+{
+	/* Our only thread is the one that forked; the service thread is gone
+	 * and no callback runs (prepare waited), but the armed timers came
+	 * along and must still fire: start a new service for them now (a
+	 * failure leaves started false, and the next chan__timer_start()
+	 * tries again). The lock was held by prepare: a fresh one. */
+	chan__lock_init(&svc.lock);
+	svc.started = false;
+	svc.firing = NULL;
+	svc.firing_stopped = false;
+	svc.running = false;
+	svc.stop_waiters = 0;
+	on_timer_thread = false;
+	if (svc.len > 0) {
+		chan__lock_acquire(&svc.lock);
+		(void)start_service();
+		chan__lock_release(&svc.lock);
+	}
 }
 
 /* ---- chan_after ------------------------------------------------------------ */
