@@ -19,6 +19,8 @@
 #include "chan_pvt.h"
 #include "../ring/fault.h"
 
+_Static_assert(CHAN_CAPACITY_MAX <= RING_CAP_MAX, "bounded capacities must fit the ring");
+
 /* ---- life cycle -------------------------------------------------------- */
 
 static bool opts_valid(const chan_opts_t *o)

@@ -228,13 +228,12 @@ static size_t buf_send_burst(chan_t *c, const void *elems, size_t n, int64_t dea
 		/* Never blocks: take everything, a block at a time. */
 		for (k = 0; k < n && st == RING_OK;)
 			k += chan__list_push_burst(&c->q.list, src + k * c->elem_size, n - k, &st);
-		if (k)
+		if (k) {
 			notify(c, &c->recvq, k);
-		if (st == RING_WOULD_BLOCK)
-			errno = ENOMEM;
-		else if (st == RING_CLOSED)
-			errno = EPIPE;
-		return k;
+			return k; /* a partial count sets no errno */
+		}
+		errno = st == RING_CLOSED ? EPIPE : ENOMEM;
+		return 0;
 	}
 	for (;;) {
 		k = ring_push_burst(&c->q.ring, src, n, &closed);
@@ -246,8 +245,12 @@ static size_t buf_send_burst(chan_t *c, const void *elems, size_t n, int64_t dea
 			errno = EPIPE;
 			return 0;
 		}
-		if (deadline == 0 || wait_ready(c, &c->sendq, send_ready_poll, deadline) < 0)
+		if (deadline == 0) {
+			errno = EAGAIN;
 			return 0;
+		}
+		/* Only chan_send_burst() waits, and without deadline. */
+		wait_ready(c, &c->sendq, send_ready_poll, deadline);
 	}
 }
 
@@ -273,8 +276,11 @@ static size_t buf_recv_burst(chan_t *c, void *elems, size_t max, int64_t deadlin
 			errno = EPIPE;
 			return 0;
 		}
-		if (deadline == 0 || wait_ready(c, &c->recvq, recv_ready_poll, deadline) < 0)
+		if (deadline == 0) {
+			errno = EAGAIN;
 			return 0;
+		}
+		wait_ready(c, &c->recvq, recv_ready_poll, deadline);
 	}
 }
 

@@ -118,8 +118,9 @@ int chan__unbuf_send(chan_t *c, const void *elem, int64_t deadline, int busy_err
 int chan__unbuf_recv(chan_t *c, void *elem, int64_t deadline, int busy_err);
 
 /*
- * Bursts: how many moved (>= 1 unless @deadline came, the channel is closed
- * (errno EPIPE) or, unbounded send, memory ran out (errno ENOMEM)). @n >= 1.
+ * Unbuffered bursts (the buffered ones are static in chan_buffered.c): how
+ * many moved, or 0 with errno EPIPE, or EAGAIN for a try (@deadline 0).
+ * @n >= 1, arguments checked.
  */
 size_t chan__unbuf_send_burst(chan_t *c, const void *elems, size_t n, int64_t deadline);
 size_t chan__unbuf_recv_burst(chan_t *c, void *elems, size_t max, int64_t deadline);

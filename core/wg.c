@@ -2,12 +2,31 @@
 /*
  * core/wg.c - wait groups.
  *
- * One 64-bit word: the counter in the high half, the number of sleeping
- * waiters in the low half. Waiters sleep on the counter half with a futex.
- * The change that brings the counter to zero also zeroes the sleepers in the
- * same CAS, and is the last write to the wait group: after it, the waker only
- * issues futex_wake (which never touches the memory), so a waiter may return
- * and let the wait group go out of scope at once.
+ * Two words. @state holds the counter in its high half and the number of
+ * sleeping waiters in its low half; @futex is a generation number that only
+ * the change bringing the counter to zero advances, and sleepers sleep on
+ * it (a futex needs a 32-bit word of its own: one half of a 64-bit atomic is
+ * not an object C11 or ThreadSanitizer knows about).
+ *
+ *   waiter  s = state (acquire); counter 0: return. g = futex (acquire);
+ *           count itself with a CAS s -> s + 1 on state (acq_rel; on failure
+ *           start over); sleep until futex != g; then uncount itself.
+ *   zeroer  one CAS takes the counter to zero and leaves the sleepers
+ *           counted; if there are any: futex++ (release), futex_wake.
+ *   add     from zero while sleepers are still counted: the previous round's
+ *           waiters have not all returned, the wait group is being reused
+ *           too early (Go panics; we abort).
+ *
+ * No lost wakeup, no early return: a successful CAS means state did not
+ * change between the load of s and the CAS (a zeroing with sleepers cannot
+ * be undone without the abort above, so there is no ABA), and g was read in
+ * between: g is this round's generation, and the zeroer of this round
+ * increments it after its CAS, which follows ours. So futex_wait either sees
+ * the new value or is woken by the wake that follows it.
+ * Lifetime: a counted waiter returns only after the increment, the
+ * zeroer's last write (futex_wake touches no memory of ours), and after its
+ * own uncounting; so the wait group may go out of scope once every
+ * chan_wg_wait() has returned.
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -18,20 +37,15 @@
 #include "debug_pvt.h"
 #include "futex_pvt.h"
 
-_Static_assert(sizeof(chan_wg_t) == 8, "chan_wg_t is one 64-bit word");
+_Static_assert(sizeof(chan_wg_t) == 16, "chan_wg_t: a 64-bit state and a 32-bit futex word");
 
-static _Atomic uint32_t *counter_half(chan_wg_t *wg)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (_Atomic uint32_t *)((char *)&wg->state + 4);
-#else
-	return (_Atomic uint32_t *)&wg->state;
-#endif
-}
+#define SLEEPERS(s) ((uint32_t)((s)&0xffffffffu))
+#define COUNTER(s)  ((int64_t)((s) >> 32))
 
 void chan_wg_init(chan_wg_t *wg)
 {
 	atomic_init(&wg->state, 0);
+	atomic_init(&wg->futex, 0);
 }
 
 void chan_wg_add(chan_wg_t *wg, int n)
@@ -41,18 +55,23 @@ void chan_wg_add(chan_wg_t *wg, int n)
 	int64_t count;
 
 	do {
-		count = (int64_t)(s >> 32) + n;
+		count = COUNTER(s) + n;
 		if (count < 0)
 			CHAN__DIE("chan_wg_add: negative wait group counter (more done than add)");
 		if (count > INT32_MAX)
 			CHAN__DIE("chan_wg_add: wait group counter overflow");
-		ns = count == 0 ? 0 : ((uint64_t)count << 32) | (s & 0xffffffffu);
+		if (COUNTER(s) == 0 && n > 0 && SLEEPERS(s) != 0)
+			CHAN__DIE("chan_wg: reused (chan_wg_add) before every chan_wg_wait returned");
+		ns = ((uint64_t)count << 32) | SLEEPERS(s);
 		/* Release: the work before done() happens-before the waiters'
-		 * acquire of the zero. Acquire: orders us after earlier adds. */
+		 * acquire of the zero. Acquire: reads the sleepers' CASes. */
 	} while (!atomic_compare_exchange_weak_explicit(&wg->state, &s, ns, memory_order_acq_rel,
 							memory_order_relaxed));
-	if (count == 0 && (s & 0xffffffffu))
-		chan__futex_wake(counter_half(wg), INT_MAX);
+	if (count == 0 && n != 0 && SLEEPERS(s)) {
+		/* Release: pairs with the sleepers' acquire loads of futex. */
+		atomic_fetch_add_explicit(&wg->futex, 1, memory_order_release);
+		chan__futex_wake(&wg->futex, INT_MAX);
+	}
 }
 
 void chan_wg_done(chan_wg_t *wg)
@@ -62,27 +81,28 @@ void chan_wg_done(chan_wg_t *wg)
 
 void chan_wg_wait(chan_wg_t *wg)
 {
-	/* Acquire: pairs with the release CAS that reached zero. */
-	uint64_t s = atomic_load_explicit(&wg->state, memory_order_acquire);
-	bool counted = false;
+	uint32_t g;
 
-	while ((s >> 32) != 0) {
-		if (!counted) {
-			/* Count ourselves as a sleeper, so the zeroing add wakes us. */
-			if (!atomic_compare_exchange_weak_explicit(&wg->state, &s, s + 1,
-								   memory_order_acquire,
-								   memory_order_acquire))
-				continue;
-			counted = true;
-		}
-		/* Sleeps while the counter half still holds this value; any
-		 * change before we sleep returns at once. */
-		chan__futex_wait(counter_half(wg), (uint32_t)(s >> 32), CHAN__FOREVER);
-		s = atomic_load_explicit(&wg->state, memory_order_acquire);
-		/* Counted, yet no sleeper is counted while the counter is
-		 * non-zero: it went to zero (zeroing the sleepers), and a new
-		 * add came before we returned. Go panics here too. */
-		if ((s >> 32) != 0 && (s & 0xffffffffu) == 0)
-			CHAN__DIE("chan_wg: reused (chan_wg_add) before every chan_wg_wait returned");
+	for (;;) {
+		/* Acquire: pairs with the release CAS that reached zero. */
+		uint64_t s = atomic_load_explicit(&wg->state, memory_order_acquire);
+
+		if (COUNTER(s) == 0)
+			return;
+		/* Acquire: pairs with the zeroer's release increment. Between
+		 * the load of s and the CAS: see the proof above. */
+		g = atomic_load_explicit(&wg->futex, memory_order_acquire);
+		/* Acq_rel: the zeroer's CAS reads ours, so it counts us. */
+		if (atomic_compare_exchange_weak_explicit(&wg->state, &s, s + 1,
+							  memory_order_acq_rel,
+							  memory_order_relaxed))
+			break;
 	}
+	/* Counted: only the increment of futex lets us go. */
+	while (atomic_load_explicit(&wg->futex, memory_order_acquire) == g)
+		chan__futex_wait(&wg->futex, g, CHAN__FOREVER);
+	/* Uncount ourselves (the counter is zero until we all have: an add
+	 * before that aborts). Relaxed: nobody acquires the sleeper count;
+	 * the add that checks it reads it through its own CAS. */
+	atomic_fetch_sub_explicit(&wg->state, 1, memory_order_relaxed);
 }

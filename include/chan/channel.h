@@ -158,6 +158,8 @@ CHAN_API void chan_release(chan_t *c);
  *
  * Return: 0, or
  *   -EPIPE   @c is closed, or was closed while we waited;
+ *   -ENOMEM  @c is unbounded and its next block of slots could not be
+ *            allocated (it grows by 31 elements at a time);
  *   -EINVAL  @c or @elem is NULL.
  * On any error nothing was sent.
  */
@@ -188,6 +190,7 @@ CHAN_API int chan_recv(chan_t *c, void *elem);
  * Return: 0, or
  *   -EAGAIN  full (unbuffered: no receiver waiting);
  *   -EPIPE   @c is closed;
+ *   -ENOMEM  @c is unbounded and could not grow;
  *   -EINVAL  @c or @elem is NULL.
  * On any error nothing was sent.
  */
@@ -221,6 +224,7 @@ CHAN_API int chan_try_recv(chan_t *c, void *elem);
  * Return: 0, or
  *   -EPIPE      @c is closed, or was closed while we waited;
  *   -ETIMEDOUT  @timeout_ns passed (never returned early);
+ *   -ENOMEM     @c is unbounded and could not grow;
  *   -EINVAL     @c or @elem is NULL.
  * On any error nothing was sent.
  */
@@ -240,19 +244,32 @@ CHAN_API int chan_send_timeout(chan_t *c, const void *elem, int64_t timeout_ns);
  */
 CHAN_API int chan_recv_timeout(chan_t *c, void *elem, int64_t timeout_ns);
 
+/*
+ * Bursts move up to @n (@max) elements with as few atomic steps as the ring
+ * allows: the elements that move are the first ones of @elems, in order,
+ * reserved together where possible. Fewer than asked may move even if more
+ * would have fit. The count is the whole result: errno is set only when 0
+ * is returned for a reason other than @n (@max) being 0, and then it says
+ * why; a partial count sets nothing (the next call reports the reason).
+ * On an unbuffered channel only the first element may wait for a partner;
+ * the others go to partners already waiting.
+ */
+
 /**
  * chan_send_burst() - send up to @n elements, blocking until at least one
  * went in.
  * @c:     channel.
- * @elems: @n elements of elem_size bytes, contiguous.
+ * @elems: @n elements of elem_size bytes, contiguous; copied, the caller
+ *         keeps them.
  * @n:     how many to offer.
  *
- * The elements that went in are the first ones of @elems, in order, and
- * were reserved together where the ring allows it (one atomic step for the
- * whole batch). Fewer than @n may go in even if more would have fit.
+ * Concurrency: MPMC-safe (see the flags); blocks.
  *
- * Return: how many were sent (>= 1), or 0 if @c is closed (or was closed
- * while waiting), @n is 0, or @c/@elems is NULL (errno is then EINVAL).
+ * Return: how many were sent, 1 .. @n; or 0 with errno
+ *   EPIPE   @c is closed (or was closed while we waited): nothing was sent;
+ *   ENOMEM  @c is unbounded and could not grow: nothing was sent;
+ *   EINVAL  @c or @elems is NULL;
+ * or 0 with errno unchanged if @n is 0.
  */
 CHAN_API size_t chan_send_burst(chan_t *c, const void *elems, size_t n);
 
@@ -263,20 +280,41 @@ CHAN_API size_t chan_send_burst(chan_t *c, const void *elems, size_t n);
  * @elems: room for @max elements, or NULL to discard them.
  * @max:   how many to take at most.
  *
- * Return: how many were received (>= 1), or 0 only when @c is closed and
- * drained, or @max is 0, or @c is NULL (errno EINVAL).
+ * Concurrency: MPMC-safe (see the flags); blocks.
+ *
+ * Return: how many were received, 1 .. @max; or 0 with errno
+ *   EPIPE   @c is closed and drained;
+ *   EINVAL  @c is NULL;
+ * or 0 with errno unchanged if @max is 0.
  */
 CHAN_API size_t chan_recv_burst(chan_t *c, void *elems, size_t max);
 
 /**
  * chan_try_send_burst() - send up to @n elements without blocking.
- * Return: how many were sent; may be 0 (full, closed or bad arguments).
+ * @c, @elems, @n: as for chan_send_burst().
+ *
+ * Concurrency: MPMC-safe; never blocks (see the progress note).
+ *
+ * Return: how many were sent, 1 .. @n; or 0 with errno
+ *   EAGAIN  full (unbuffered: no receiver waiting);
+ *   EPIPE   @c is closed;
+ *   ENOMEM  @c is unbounded and could not grow;
+ *   EINVAL  @c or @elems is NULL;
+ * or 0 with errno unchanged if @n is 0.
  */
 CHAN_API size_t chan_try_send_burst(chan_t *c, const void *elems, size_t n);
 
 /**
  * chan_try_recv_burst() - receive up to @max elements without blocking.
- * Return: how many were received; may be 0 (empty, closed or bad arguments).
+ * @c, @elems, @max: as for chan_recv_burst().
+ *
+ * Concurrency: MPMC-safe; never blocks.
+ *
+ * Return: how many were received, 1 .. @max; or 0 with errno
+ *   EAGAIN  empty (unbuffered: no sender waiting), and not closed;
+ *   EPIPE   @c is closed and drained;
+ *   EINVAL  @c is NULL;
+ * or 0 with errno unchanged if @max is 0.
  */
 CHAN_API size_t chan_try_recv_burst(chan_t *c, void *elems, size_t max);
 

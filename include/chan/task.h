@@ -72,19 +72,22 @@ CHAN_API int chan_go_configure(const chan_go_opts_t *opts);
  * with chan_wg_init() (or CHAN_WG_INIT); its fields are private. It may be
  * reused (a new chan_wg_add()), or go out of scope, once EVERY chan_wg_wait()
  * on it has returned and no chan_wg_add()/chan_wg_done() is in progress;
- * reusing it while a waiter has not yet returned aborts, as Go panics.
+ * an add from zero while a waiter of the previous round has not yet
+ * returned aborts, as Go panics.
  */
 #ifdef __cplusplus
 typedef struct chan_wg {
 	alignas(8) uint64_t state; /* private; the same layout as the C type */
+	uint32_t futex;
 } chan_wg_t;
 #else
 typedef struct chan_wg {
 	_Atomic uint64_t state; /* private: counter << 32 | sleeping waiters */
+	_Atomic uint32_t futex; /* private: generation; sleepers wait on it */
 } chan_wg_t;
 #endif
 
-#define CHAN_WG_INIT { 0 }
+#define CHAN_WG_INIT { 0, 0 }
 
 /** chan_wg_init() - set the counter to zero. Not thread-safe (it is a constructor). */
 CHAN_API void chan_wg_init(chan_wg_t *wg);
@@ -93,7 +96,8 @@ CHAN_API void chan_wg_init(chan_wg_t *wg);
  * chan_wg_add() - add @n (may be negative) to the counter. When it reaches
  * zero every chan_wg_wait() returns. A counter that would go below zero, or
  * above INT32_MAX, is a programming error: chan prints where and aborts
- * (Go panics). Thread-safe; wait-free unless it wakes waiters.
+ * (Go panics). Thread-safe; lock-free (a CAS loop), and makes a system call
+ * only when it takes the counter to zero while waiters sleep.
  */
 CHAN_API void chan_wg_add(chan_wg_t *wg, int n);
 

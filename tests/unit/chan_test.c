@@ -588,3 +588,66 @@ Test(chan, drop_not_called_for_unbuffered_or_empty)
 	chan_release(c);
 	cr_assert_eq(atomic_load(&drops), 0);
 }
+
+/* Issue 10: the bursts' error reporting, exactly as channel.h documents it. */
+Test(chan, burst_errno_contract)
+{
+	static const size_t kinds[] = { 0, 1, 4, CHAN_UNBOUNDED };
+	long v[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, out[8];
+
+	for (size_t k = 0; k < 4; k++) {
+		chan_t *c = chan_new_opts(&(chan_opts_t){ .elem_size = sizeof(long),
+							  .capacity = kinds[k] });
+
+		cr_assert_not_null(c);
+		errno = 0;
+		cr_assert_eq(chan_try_recv_burst(c, out, 8), 0);
+		cr_assert_eq(errno, EAGAIN, "cap %zu: empty try_recv_burst", kinds[k]);
+		if (kinds[k] != 0 && kinds[k] != CHAN_UNBOUNDED) {
+			cr_assert_eq(chan_try_send_burst(c, v, 8), kinds[k]);
+			errno = 0;
+			cr_assert_eq(chan_try_send_burst(c, v, 8), 0);
+			cr_assert_eq(errno, EAGAIN, "cap %zu: full try_send_burst", kinds[k]);
+			errno = 0;
+			cr_assert_eq(chan_try_recv_burst(c, out, 2), kinds[k] < 2 ? kinds[k] : 2);
+			cr_assert_eq(errno, 0, "a count sets no errno");
+		} else if (kinds[k] == 0) {
+			errno = 0;
+			cr_assert_eq(chan_try_send_burst(c, v, 8), 0);
+			cr_assert_eq(errno, EAGAIN, "unbuffered: no receiver waiting");
+		} else {
+			errno = 0;
+			cr_assert_eq(chan_try_send_burst(c, v, 8), 8);
+			cr_assert_eq(errno, 0);
+		}
+		errno = 1234;
+		cr_assert_eq(chan_try_send_burst(c, v, 0), 0);
+		cr_assert_eq(chan_try_recv_burst(c, out, 0), 0);
+		cr_assert_eq(errno, 1234, "n == 0 leaves errno alone");
+		errno = 0;
+		cr_assert_eq(chan_send_burst(NULL, v, 1), 0);
+		cr_assert_eq(errno, EINVAL);
+		errno = 0;
+		cr_assert_eq(chan_send_burst(c, NULL, 1), 0);
+		cr_assert_eq(errno, EINVAL);
+		errno = 0;
+		cr_assert_eq(chan_recv_burst(NULL, out, 1), 0);
+		cr_assert_eq(errno, EINVAL);
+		cr_assert_eq(chan_close(c), 0);
+		errno = 0;
+		cr_assert_eq(chan_send_burst(c, v, 3), 0);
+		cr_assert_eq(errno, EPIPE, "cap %zu: send_burst on closed", kinds[k]);
+		errno = 0;
+		cr_assert_eq(chan_try_send_burst(c, v, 3), 0);
+		cr_assert_eq(errno, EPIPE);
+		while (chan_try_recv_burst(c, out, 8) > 0)
+			;
+		errno = 0;
+		cr_assert_eq(chan_recv_burst(c, out, 8), 0);
+		cr_assert_eq(errno, EPIPE, "cap %zu: closed and drained", kinds[k]);
+		errno = 0;
+		cr_assert_eq(chan_try_recv_burst(c, out, 8), 0);
+		cr_assert_eq(errno, EPIPE);
+		chan_release(c);
+	}
+}

@@ -164,3 +164,43 @@ Test(wg, negative_counter_aborts, .signal = SIGABRT)
 	chan_wg_init(&wg);
 	chan_wg_done(&wg);
 }
+
+struct round {
+	chan_wg_t *wg, *joined;
+	_Atomic int *released; /* set before the done() that reaches zero */
+	_Atomic int *early;
+};
+
+static void wait_then_check(void *arg)
+{
+	struct round *r = arg;
+
+	chan_wg_wait(r->wg);
+	if (!atomic_load(r->released))
+		atomic_fetch_add(r->early, 1);
+	chan_wg_done(r->joined);
+}
+
+/* Waiters that register while the counter reaches zero, round after round:
+ * none may return before the zero, and none may sleep through it. */
+Test(wg, waiters_racing_the_zero_never_return_early)
+{
+	chan_wg_t wg, joined;
+	_Atomic int released, early = 0;
+	struct round r = { &wg, &joined, &released, &early };
+
+	chan_wg_init(&wg);
+	chan_wg_init(&joined);
+	for (int round = 0; round < 500; round++) {
+		atomic_store(&released, 0);
+		chan_wg_add(&wg, 2);
+		chan_wg_add(&joined, 3);
+		for (int i = 0; i < 3; i++)
+			cr_assert_eq(chan_go(wait_then_check, &r), 0);
+		chan_wg_done(&wg);
+		atomic_store(&released, 1);
+		chan_wg_done(&wg);
+		chan_wg_wait(&joined); /* every waiter returned: reuse is allowed */
+	}
+	cr_assert_eq(atomic_load(&early), 0, "a waiter returned before the counter reached zero");
+}
