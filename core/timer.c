@@ -171,7 +171,9 @@ static void *service(void *arg)
 			svc.firing_stopped = false;
 			svc.running = true;
 			chan__lock_release(&svc.lock);
+			CHAN__DEBUG_WINDOW("timer: popped, before the callback");
 			fn(t, now); /* a one-shot t may be gone after this */
+			CHAN__DEBUG_WINDOW("timer: after the callback, before re-arming");
 			chan__lock_acquire(&svc.lock);
 			if (periodic && !svc.firing_stopped) {
 				/* Next tick on the original grid, skipping missed
@@ -255,6 +257,7 @@ int chan__timer_start(struct chan__timer *t)
 		heap_insert(t);
 	earliest = r == 0 && t->heap_index == 0;
 	chan__lock_release(&svc.lock);
+	CHAN__DEBUG_WINDOW("timer: armed, before waking the service");
 	if (earliest)
 		kick(&svc.wake);
 	return r;

@@ -157,6 +157,7 @@ size_t chan__list_push_burst(struct list *l, const void *elems, size_t n, enum r
 			break;
 		b = atomic_load_explicit(&l->tail.block, memory_order_acquire);
 	}
+	RING_DEBUG_HOOK(NULL, "list push: slots claimed, before publish");
 
 	if (off + k == LIST_BLOCK_CAP) {
 		/* We took the last slot: install the next block, then step
@@ -231,6 +232,7 @@ size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_s
 			break;
 		b = atomic_load_explicit(&l->head.block, memory_order_acquire);
 	}
+	RING_DEBUG_HOOK(NULL, "list pop: slots claimed, before copy-out");
 
 	if (off + k == LIST_BLOCK_CAP) {
 		/* We took the last slot: move head to the next block. Nobody

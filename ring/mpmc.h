@@ -47,6 +47,7 @@ static inline enum ring_status ring_try_push_mpmc(struct ring *r, const void *el
 			if (atomic_compare_exchange_weak_explicit(&r->tail, &tail, ring_next(r, tail),
 								  memory_order_seq_cst,
 								  memory_order_relaxed)) {
+				RING_DEBUG_HOOK(r, "push: slot claimed, before publish");
 				ring_copy(s->data, elem, r->elem_size);
 				/* R1: publishes s->data; pairs with A2 in the pops. */
 				atomic_store_explicit(&s->stamp, tail + 1, memory_order_release);
@@ -88,6 +89,7 @@ static inline enum ring_status ring_try_pop_mpmc(struct ring *r, void *elem)
 			if (atomic_compare_exchange_weak_explicit(&r->head, &head, ring_next(r, head),
 								  memory_order_seq_cst,
 								  memory_order_relaxed)) {
+				RING_DEBUG_HOOK(r, "pop: slot claimed, before copy-out");
 				if (elem)
 					ring_copy(elem, s->data, r->elem_size);
 				/* R2: frees the slot; pairs with A1 in the pushes. */
@@ -235,6 +237,7 @@ static inline size_t ring_push_burst_mpmc(struct ring *r, const void *elems, siz
 			ring_backoff(&step);
 		tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 	}
+	RING_DEBUG_HOOK(r, "push burst: slots claimed, before publish");
 	ring_fill(r, tail, elems, k);
 	return (size_t)k;
 }
@@ -277,6 +280,7 @@ static inline size_t ring_pop_burst_mpmc(struct ring *r, void *elems, size_t max
 		ring_backoff(&step);
 		head = atomic_load_explicit(&r->head, memory_order_acquire);
 	}
+	RING_DEBUG_HOOK(r, "pop burst: slots claimed, before copy-out");
 	ring_empty(r, head, elems, k);
 	return (size_t)k;
 }

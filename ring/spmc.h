@@ -39,6 +39,7 @@ static inline enum ring_status ring_try_push_spmc(struct ring *r, const void *el
 	if (!atomic_compare_exchange_strong_explicit(&r->tail, &tail, ring_next(r, tail),
 						     memory_order_seq_cst, memory_order_relaxed))
 		return RING_CLOSED;
+	RING_DEBUG_HOOK(r, "push: slot claimed, before publish");
 	ring_copy(s->data, elem, r->elem_size);
 	/* R1: publishes s->data; pairs with A2. */
 	atomic_store_explicit(&s->stamp, tail + 1, memory_order_release);

@@ -14,6 +14,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ring/ring.h"
 
@@ -34,7 +35,8 @@ static void push_now(struct ring *r, const char *where)
 {
 	uint64_t v = 99;
 
-	(void)where;
+	if (strcmp(where, "slot freed") != 0)
+		return; /* another window */
 	chan__ring_debug_hook = NULL; /* not re-entrant */
 	if (ring_try_push_mpsc(r, &v) == RING_OK)
 		pushes_in_window++;
