@@ -42,7 +42,8 @@
 #define MAX_BURST 127 /* largest burst: above every bounded capacity used */
 /*
  * Largest select. Above 8, idle cases over channels with distinct histories
- * hit issue 10's defect 1 (the double collect that spins for ~n! rounds):
+ * hit issue 10's defect 1 (the double collect that spins for ~n! rounds; a
+ * 24-case build found it in seconds: crashes/select_spin_distinct_versions):
  * raise it, with -DCHAN_FUZZ_MAX_CASES=24 (past the 16 on the stack), once
  * that is fixed.
  */
