@@ -52,7 +52,7 @@
 #else
 #define MAX_CASES 8
 #endif
-#define MAX_REFS  64
+#define MAX_REFS 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -239,24 +239,24 @@ static void check_head(const struct model *m, const uint8_t *got, size_t i, cons
 	if (memcmp(want, got, m->elem_size) == 0)
 		return;
 	if (m->elem_size >= 8) {
-		uint32_t gseq = (uint32_t)got[0] | (uint32_t)got[1] << 8 |
-				(uint32_t)got[2] << 16 | (uint32_t)got[3] << 24;
+		uint32_t gseq = (uint32_t)got[0] | (uint32_t)got[1] << 8 | (uint32_t)got[2] << 16 |
+				(uint32_t)got[3] << 24;
 		unsigned guid = got[4] | (unsigned)got[5] << 8;
 		uint8_t re[MAX_ELEM];
 
 		encode(re, m->elem_size, guid, gseq);
 		if (memcmp(re, got, m->elem_size) != 0)
-			fail("%s: element %zu is corrupted (expected seq %u of channel %u)", what, i,
-			     seq, m->uid);
+			fail("%s: element %zu is corrupted (expected seq %u of channel %u)", what,
+			     i, seq, m->uid);
 		if (guid != (m->uid & 0xffff))
 			fail("%s: element %zu is seq %u of channel %u, from another channel "
 			     "(expected seq %u of %u)",
 			     what, i, gseq, guid, seq, m->uid);
 		fail("%s: element %zu is seq %u, expected seq %u: %s", what, i, gseq, seq,
-		     gseq < seq ? "received twice (or reordered)" : "a value was lost (or reordered)");
+		     gseq < seq ? "received twice (or reordered)"
+				: "a value was lost (or reordered)");
 	}
-	fail("%s: element %zu is not seq %u (lost, doubled, reordered or corrupted)", what, i,
-	     seq);
+	fail("%s: element %zu is not seq %u (lost, doubled, reordered or corrupted)", what, i, seq);
 }
 
 /* ---- drop() and the last release ----------------------------------------- */
@@ -375,15 +375,15 @@ static struct model *take_slot(struct input *in)
 	return &slots[take(in) % (NSLOTS + 1)];
 }
 
-static const size_t caps[] = { 0, 1, 2, 3, 4, 7, 8, 31, 32, 33, 100, CHAN_UNBOUNDED };
-static const size_t elem_sizes[] = { 1, 4, 8, 13 };
+static const size_t caps[] = {0, 1, 2, 3, 4, 7, 8, 31, 32, 33, 100, CHAN_UNBOUNDED};
+static const size_t elem_sizes[] = {1, 4, 8, 13};
 
 /*
  * Timeouts: due ones, tiny ones, and endless ones (INT64_MAX, and values that
  * overflow now + timeout). An endless one is used only where the call will
  * complete at once; otherwise tiny_timeout() turns it into 1 us.
  */
-static const int64_t timeouts[] = { 0, -1, INT64_MIN, 1, 1000, 20000, INT64_MAX, INT64_MAX - 1 };
+static const int64_t timeouts[] = {0, -1, INT64_MIN, 1, 1000, 20000, INT64_MAX, INT64_MAX - 1};
 
 static bool endless(int64_t t)
 {
@@ -457,13 +457,13 @@ static void op_new(struct input *in)
 static void op_new_edge(struct input *in)
 {
 	static const chan_opts_t bad[] = {
-		{ .elem_size = 0, .capacity = 1 },
-		{ .elem_size = CHAN_ELEM_SIZE_MAX + 1, .capacity = 0 },
-		{ .elem_size = 8, .capacity = CHAN_CAPACITY_MAX + 1 },
-		{ .elem_size = 8, .capacity = CHAN_UNBOUNDED - 1 },
-		{ .elem_size = 8, .capacity = 4, .flags = 1u << 31 },
-		{ .elem_size = 1, .capacity = 0, .flags = 1u << 16 },
-		{ .elem_size = 13, .capacity = CHAN_UNBOUNDED, .flags = 1u << 20 | 1u },
+		{.elem_size = 0, .capacity = 1},
+		{.elem_size = CHAN_ELEM_SIZE_MAX + 1, .capacity = 0},
+		{.elem_size = 8, .capacity = CHAN_CAPACITY_MAX + 1},
+		{.elem_size = 8, .capacity = CHAN_UNBOUNDED - 1},
+		{.elem_size = 8, .capacity = 4, .flags = 1u << 31},
+		{.elem_size = 1, .capacity = 0, .flags = 1u << 16},
+		{.elem_size = 13, .capacity = CHAN_UNBOUNDED, .flags = 1u << 20 | 1u},
 	};
 	uint8_t b = take(in);
 	size_t nbad = sizeof(bad) / sizeof(bad[0]);
@@ -488,9 +488,9 @@ static void op_new_edge(struct input *in)
 		return;
 	}
 	/* Flags are ignored where no ring is chosen: valid, unbuffered/unbounded. */
-	c = chan_new_opts(&(chan_opts_t){ .elem_size = CHAN_ELEM_SIZE_MAX,
-					  .capacity = i == nbad + 1 ? 0 : CHAN_UNBOUNDED,
-					  .flags = CHAN_SINGLE_PRODUCER | CHAN_SINGLE_CONSUMER });
+	c = chan_new_opts(&(chan_opts_t){.elem_size = CHAN_ELEM_SIZE_MAX,
+					 .capacity = i == nbad + 1 ? 0 : CHAN_UNBOUNDED,
+					 .flags = CHAN_SINGLE_PRODUCER | CHAN_SINGLE_CONSUMER});
 	if (!c)
 		fail("the largest element (cap %s) was refused: errno %d",
 		     i == nbad + 1 ? "0" : "unbounded", errno);
@@ -514,7 +514,9 @@ static void op_send(struct input *in, enum mode mode)
 
 	if (mode == BLOCKING && st == NOT_READY && m->c && !null_elem)
 		mode = TRY; /* would block forever */
-	op_name = mode == BLOCKING ? "chan_send" : mode == TRY ? "chan_try_send" : "chan_send_timeout";
+	op_name = mode == BLOCKING ? "chan_send"
+		  : mode == TRY	   ? "chan_try_send"
+				   : "chan_send_timeout";
 	if (m->c)
 		encode(sendbuf, m->elem_size, m->uid, seq);
 	t0 = chan_now();
@@ -561,7 +563,9 @@ static void op_recv(struct input *in, enum mode mode)
 
 	if (mode == BLOCKING && st == NOT_READY && m->c)
 		mode = TRY;
-	op_name = mode == BLOCKING ? "chan_recv" : mode == TRY ? "chan_try_recv" : "chan_recv_timeout";
+	op_name = mode == BLOCKING ? "chan_recv"
+		  : mode == TRY	   ? "chan_try_recv"
+				   : "chan_recv_timeout";
 	memset(recvbuf, SENTINEL, MAX_ELEM);
 	t0 = chan_now();
 	switch (mode) {
@@ -623,7 +627,8 @@ static void op_send_burst(struct input *in, bool try)
 	op_name = try ? "chan_try_send_burst" : "chan_send_burst";
 	if (m->c) {
 		for (size_t i = 0; i < n; i++)
-			encode(sendbuf + i * m->elem_size, m->elem_size, m->uid, seq0 + (uint32_t)i);
+			encode(sendbuf + i * m->elem_size, m->elem_size, m->uid,
+			       seq0 + (uint32_t)i);
 		m->next_seq += (uint32_t)n;
 	}
 	errno = 0;
@@ -638,8 +643,8 @@ static void op_send_burst(struct input *in, bool try)
 	}
 	if (n == 0 || st == NOT_READY) {
 		if (k != 0)
-			fail("sent %zu of %zu (channel %u, cap %zu, len %zu): nothing can go in",
-			     k, n, m->uid, m->cap, m->qlen);
+			fail("sent %zu of %zu (channel %u, cap %zu, len %zu): nothing can go in", k,
+			     n, m->uid, m->cap, m->qlen);
 		return;
 	}
 	if (st == READY_EPIPE) {
@@ -774,8 +779,9 @@ static void op_select(struct input *in, enum mode mode)
 		timeout = take_timeout(in, nready > 0 || invalid);
 	if (mode == BLOCKING && nready == 0 && nactive > 0 && !invalid)
 		mode = TRY;
-	op_name = mode == BLOCKING ? "chan_select" : mode == TRY ? "chan_try_select"
-								 : "chan_select_timeout";
+	op_name = mode == BLOCKING ? "chan_select"
+		  : mode == TRY	   ? "chan_try_select"
+				   : "chan_select_timeout";
 	t0 = chan_now();
 	switch (mode) {
 	case BLOCKING:
@@ -795,10 +801,10 @@ static void op_select(struct input *in, enum mode mode)
 		    cases[i].op == CHAN_OP_SEND	  ? "send"
 		    : cases[i].op == CHAN_OP_RECV ? "recv"
 						  : "bad op",
-		    cname(cm[i]),
-		    cases[i].elem ? "buf" : "NULL", ready[i] == READY_OK      ? ", ready"
-						    : ready[i] == READY_EPIPE ? ", ready (closed)"
-									      : "");
+		    cname(cm[i]), cases[i].elem ? "buf" : "NULL",
+		    ready[i] == READY_OK      ? ", ready"
+		    : ready[i] == READY_EPIPE ? ", ready (closed)"
+					      : "");
 	if (invalid || (ambiguous && r == -EINVAL)) {
 		if (r != -EINVAL)
 			fail("invalid cases gave %d, expected -EINVAL", r);
@@ -991,7 +997,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct input in = {data, size};
 
 	next_uid = 0;
 	memset(slots, 0, sizeof(slots)); /* all released by the previous input */
