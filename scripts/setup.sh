@@ -6,7 +6,8 @@
 set -euo pipefail
 
 profile=${1:-test}
-pkgs=(cmake make gcc clang pkg-config libcriterion-dev liburcu-dev libck-dev)
+# libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang 14.
+pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcriterion-dev liburcu-dev libck-dev)
 if [ "$profile" = bench ]; then
 	pkgs+=(g++ golang-go cargo rustc librust-crossbeam-channel-dev
 	       libconcurrentqueue-dev gnuplot-nox hyperfine linux-perf valgrind
