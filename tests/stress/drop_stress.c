@@ -64,10 +64,10 @@ static uint64_t scaled(uint64_t n)
 static _Atomic int failed;
 static char failure[256];
 
-#define EXPECT(cond, ...)                                                      \
-	do {                                                                   \
+#define EXPECT(cond, ...)                                                        \
+	do {                                                                     \
 		if (chan__unlikely(!(cond)) && atomic_exchange(&failed, 1) == 0) \
-			snprintf(failure, sizeof(failure), __VA_ARGS__);       \
+			snprintf(failure, sizeof(failure), __VA_ARGS__);         \
 	} while (0)
 
 enum { RECEIVED, DROPPED, LEFT, NMAPS };
@@ -81,9 +81,9 @@ struct run {
 	_Atomic uint64_t *map[NMAPS]; /* one bit per (producer, seq) */
 	_Atomic uint64_t discards;    /* drop() calls while in use */
 	_Atomic int producers_left;
-	_Atomic bool stop;	    /* receivers: stop now (the !drain runs) */
-	_Atomic bool releasing;	    /* drop() calls now come from the last release */
-	uint64_t last_evicted;	    /* one producer only: its last discarded seq + 1 */
+	_Atomic bool stop;	/* receivers: stop now (the !drain runs) */
+	_Atomic bool releasing; /* drop() calls now come from the last release */
+	uint64_t last_evicted;	/* one producer only: its last discarded seq + 1 */
 	unsigned policy;
 };
 
@@ -195,7 +195,7 @@ static void *producer(void *arg)
 		}
 		buf[0] = base | seq;
 		if (how == 1) {
-			chan_case_t cs = { .chan = R.c, .op = CHAN_OP_SEND, .elem = buf };
+			chan_case_t cs = {.chan = R.c, .op = CHAN_OP_SEND, .elem = buf};
 
 			r = chan_select(&cs, 1);
 			EXPECT(r == 0 && cs.err == 0, "select send: %d, err %d", r, cs.err);
@@ -282,8 +282,7 @@ static void *len_sampler(void *arg)
 static void run_one(unsigned policy, size_t cap, int np, int nc, unsigned flags, bool drain,
 		    uint64_t msgs, uint64_t seed)
 {
-	chan_opts_t o = { .elem_size = 8, .capacity = cap, .flags = policy | flags,
-			  .drop = on_drop };
+	chan_opts_t o = {.elem_size = 8, .capacity = cap, .flags = policy | flags, .drop = on_drop};
 	pthread_t pt[MAXT], ct[MAXT], sampler;
 	struct worker pw[MAXT], cw[MAXT];
 	uint64_t words, dropped_count;
@@ -305,11 +304,11 @@ static void run_one(unsigned policy, size_t cap, int np, int nc, unsigned flags,
 	}
 	atomic_init(&R.producers_left, np);
 	for (int i = 0; i < nc; i++) {
-		cw[i] = (struct worker){ i, seed * 77 + (uint64_t)i * 2 + 1 };
+		cw[i] = (struct worker){i, seed * 77 + (uint64_t)i * 2 + 1};
 		pthread_create(&ct[i], NULL, consumer, &cw[i]);
 	}
 	for (int i = 0; i < np; i++) {
-		pw[i] = (struct worker){ i, seed * 131 + (uint64_t)i * 2 + 1 };
+		pw[i] = (struct worker){i, seed * 131 + (uint64_t)i * 2 + 1};
 		pthread_create(&pt[i], NULL, producer, &pw[i]);
 	}
 	pthread_create(&sampler, NULL, len_sampler, NULL);
@@ -325,13 +324,13 @@ static void run_one(unsigned policy, size_t cap, int np, int nc, unsigned flags,
 
 	const char *cfg = policy == CHAN_DROP_NEWEST ? "DROP_NEWEST" : "DROP_OLDEST";
 
-	cr_assert(!atomic_load(&failed), "%s cap %zu P=%d C=%d flags %#x %s: %s", cfg, cap, np,
-		  nc, flags, drain ? "drain" : "leave", failure);
+	cr_assert(!atomic_load(&failed), "%s cap %zu P=%d C=%d flags %#x %s: %s", cfg, cap, np, nc,
+		  flags, drain ? "drain" : "leave", failure);
 	cr_assert_eq(dropped_count, atomic_load(&R.discards),
 		     "dropped count: chan_dropped %llu, drop() ran %llu times (%s cap %zu)",
 		     (unsigned long long)dropped_count,
 		     (unsigned long long)atomic_load(&R.discards), cfg, cap);
-	uint64_t got[NMAPS] = { 0 };
+	uint64_t got[NMAPS] = {0};
 
 	for (uint64_t bit = 0; bit < R.per_producer * (uint64_t)np; bit++) {
 		int n = 0;
@@ -348,9 +347,11 @@ static void run_one(unsigned policy, size_t cap, int np, int nc, unsigned flags,
 			     (unsigned long long)(bit % R.per_producer), cfg, cap, np, nc);
 	}
 	if (getenv("DROP_STRESS_VERBOSE"))
-		fprintf(stderr, "%s cap %zu P=%d C=%d flags %#x %s: received %llu dropped %llu left %llu\n",
-			cfg, cap, np, nc, flags, drain ? "drain" : "leave", (unsigned long long)got[RECEIVED],
-			(unsigned long long)got[DROPPED], (unsigned long long)got[LEFT]);
+		fprintf(stderr,
+			"%s cap %zu P=%d C=%d flags %#x %s: received %llu dropped %llu left %llu\n",
+			cfg, cap, np, nc, flags, drain ? "drain" : "leave",
+			(unsigned long long)got[RECEIVED], (unsigned long long)got[DROPPED],
+			(unsigned long long)got[LEFT]);
 	if (drain)
 		cr_assert_eq(got[LEFT], 0, "closed and drained, yet values were left");
 	cr_assert_leq(got[LEFT], cap);
@@ -360,8 +361,8 @@ static void run_one(unsigned policy, size_t cap, int np, int nc, unsigned flags,
 
 static void run_matrix(unsigned policy)
 {
-	static const size_t caps[] = { 1, 3, 64 };
-	static const int threads[] = { 1, 2, 4 };
+	static const size_t caps[] = {1, 3, 64};
+	static const int threads[] = {1, 2, 4};
 	uint64_t msgs = scaled(DROP_MSGS), seed = 1;
 
 	for (size_t c = 0; c < 3; c++) {

@@ -241,8 +241,9 @@ static void on_drop(void *elem)
 		fail("value invented", "drop() got %llx", (unsigned long long)v);
 	/* Relaxed: counters checked after the joins. */
 	if (atomic_fetch_add_explicit(&R.received[p][s], 1, memory_order_relaxed) != 0)
-		fail("dequeued twice", "producer %u seq %llu dropped, and received or dropped before",
-		     p, (unsigned long long)s);
+		fail("dequeued twice",
+		     "producer %u seq %llu dropped, and received or dropped before", p,
+		     (unsigned long long)s);
 	atomic_fetch_add_explicit(&R.drops, 1, memory_order_relaxed);
 }
 

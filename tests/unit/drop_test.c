@@ -21,10 +21,10 @@
 
 #define MS 1000000LL
 
-static const size_t caps[] = { 1, 7, 64 };
-static const unsigned single_flags[] = { 0, CHAN_SINGLE_PRODUCER, CHAN_SINGLE_CONSUMER,
-					 CHAN_SINGLE_PRODUCER | CHAN_SINGLE_CONSUMER };
-static const unsigned policies[] = { CHAN_DROP_NEWEST, CHAN_DROP_OLDEST };
+static const size_t caps[] = {1, 7, 64};
+static const unsigned single_flags[] = {0, CHAN_SINGLE_PRODUCER, CHAN_SINGLE_CONSUMER,
+					CHAN_SINGLE_PRODUCER | CHAN_SINGLE_CONSUMER};
+static const unsigned policies[] = {CHAN_DROP_NEWEST, CHAN_DROP_OLDEST};
 
 /* ---- drop() bookkeeping: single-threaded tests log the values ----------- */
 
@@ -71,11 +71,11 @@ static void reset_log(size_t es)
 
 static chan_t *mk(size_t es, size_t cap, unsigned flags, void (*drop)(void *))
 {
-	chan_opts_t o = { .elem_size = es, .capacity = cap, .flags = flags, .drop = drop };
+	chan_opts_t o = {.elem_size = es, .capacity = cap, .flags = flags, .drop = drop};
 	chan_t *c = chan_new_opts(&o);
 
-	cr_assert_not_null(c, "chan_new_opts(es %zu, cap %zu, flags %#x): errno %d", es, cap,
-			   flags, errno);
+	cr_assert_not_null(c, "chan_new_opts(es %zu, cap %zu, flags %#x): errno %d", es, cap, flags,
+			   errno);
 	return c;
 }
 
@@ -83,7 +83,7 @@ static chan_t *mk(size_t es, size_t cap, unsigned flags, void (*drop)(void *))
 static int send_form(chan_t *c, size_t es, uint64_t v, unsigned how)
 {
 	unsigned char buf[512];
-	chan_case_t cs = { .op = CHAN_OP_SEND, .elem = buf };
+	chan_case_t cs = {.op = CHAN_OP_SEND, .elem = buf};
 	int r;
 
 	put(buf, es, v);
@@ -112,7 +112,7 @@ static int send_form(chan_t *c, size_t es, uint64_t v, unsigned how)
 
 Test(drop, bad_flag_combinations_are_einval)
 {
-	static const size_t no_buffer[] = { 0, CHAN_UNBOUNDED };
+	static const size_t no_buffer[] = {0, CHAN_UNBOUNDED};
 	const unsigned both = CHAN_DROP_NEWEST | CHAN_DROP_OLDEST;
 
 	cr_assert_neq(CHAN_DROP_NEWEST, CHAN_DROP_OLDEST);
@@ -120,11 +120,12 @@ Test(drop, bad_flag_combinations_are_einval)
 	cr_assert_eq(CHAN_DROP_OLDEST & (CHAN_SINGLE_PRODUCER | CHAN_SINGLE_CONSUMER), 0);
 	for (size_t k = 0; k < 2; k++) {
 		for (size_t f = 0; f < 4; f++) {
-			unsigned fl[] = { CHAN_DROP_NEWEST, CHAN_DROP_OLDEST, both };
+			unsigned fl[] = {CHAN_DROP_NEWEST, CHAN_DROP_OLDEST, both};
 
 			for (size_t p = 0; p < 3; p++) {
-				chan_opts_t o = { .elem_size = 8, .capacity = no_buffer[k],
-						  .flags = fl[p] | single_flags[f] };
+				chan_opts_t o = {.elem_size = 8,
+						 .capacity = no_buffer[k],
+						 .flags = fl[p] | single_flags[f]};
 
 				errno = 0;
 				cr_assert_null(chan_new_opts(&o), "cap %zd flags %#x accepted",
@@ -134,7 +135,7 @@ Test(drop, bad_flag_combinations_are_einval)
 		}
 	}
 	for (size_t f = 0; f < 4; f++) {
-		chan_opts_t o = { .elem_size = 8, .capacity = 4, .flags = both | single_flags[f] };
+		chan_opts_t o = {.elem_size = 8, .capacity = 4, .flags = both | single_flags[f]};
 
 		errno = 0;
 		cr_assert_null(chan_new_opts(&o), "both policies at once accepted");
@@ -151,8 +152,8 @@ Test(drop, bad_flag_combinations_are_einval)
 		}
 	}
 	errno = 0;
-	cr_assert_null(chan_new_opts(&(chan_opts_t){ .elem_size = 8, .capacity = 4,
-						     .flags = CHAN_DROP_OLDEST | (1u << 30) }));
+	cr_assert_null(chan_new_opts(&(chan_opts_t){
+		.elem_size = 8, .capacity = 4, .flags = CHAN_DROP_OLDEST | (1u << 30)}));
 	cr_assert_eq(errno, EINVAL, "unknown flags are still rejected");
 }
 
@@ -200,11 +201,13 @@ static void keeps(unsigned policy, size_t es)
 			cr_assert_eq(chan_dropped(c), n - cap);
 			cr_assert_eq(ndropped_log, n - cap, "drop() once per discarded value");
 			for (size_t i = 0; i < ndropped_log; i++)
-				cr_assert_eq(dropped_log[i], policy == CHAN_DROP_NEWEST ? cap + i : i,
+				cr_assert_eq(dropped_log[i],
+					     policy == CHAN_DROP_NEWEST ? cap + i : i,
 					     "dropped the wrong value");
 			for (uint64_t v = first; v < first + cap; v++) {
 				cr_assert_eq(chan_try_recv(c, buf), 0);
-				cr_assert_eq(get(buf, es), v, "FIFO with the discarded ones missing");
+				cr_assert_eq(get(buf, es), v,
+					     "FIFO with the discarded ones missing");
 			}
 			cr_assert_eq(chan_try_recv(c, buf), -EAGAIN);
 			/* Room again: nothing is discarded. */
@@ -232,7 +235,7 @@ Test(drop, every_element_size)
 {
 	/* 1 and 24 bytes, and 300: past the evicting push's copy-out limit,
 	 * so DROP_OLDEST hands the element to drop() in place. */
-	static const size_t sizes[] = { 1, 24, 300 };
+	static const size_t sizes[] = {1, 24, 300};
 
 	for (size_t s = 0; s < 3; s++)
 		for (size_t p = 0; p < 2; p++)
@@ -277,8 +280,9 @@ Test(drop, bursts_are_sends_one_by_one)
 				cr_assert_eq(ndropped_log, n - cap);
 				cr_assert_eq(chan_try_recv_burst(c, out, 8), cap);
 				for (size_t i = 0; i < cap; i++)
-					cr_assert_eq(out[i],
-						     policies[p] == CHAN_DROP_NEWEST ? i : n - cap + i);
+					cr_assert_eq(out[i], policies[p] == CHAN_DROP_NEWEST
+								     ? i
+								     : n - cap + i);
 				for (size_t i = 0; i < ndropped_log; i++)
 					cr_assert_eq(dropped_log[i],
 						     policies[p] == CHAN_DROP_NEWEST ? cap + i : i);
@@ -298,7 +302,7 @@ Test(drop, closed_policy_channel_refuses_and_drops_nothing)
 	for (size_t p = 0; p < 2; p++) {
 		chan_t *c = mk(8, 2, policies[p], log_drop);
 		uint64_t v = 1, got;
-		chan_case_t cs = { .chan = c, .op = CHAN_OP_SEND, .elem = &v };
+		chan_case_t cs = {.chan = c, .op = CHAN_OP_SEND, .elem = &v};
 
 		reset_log(8);
 		for (v = 1; v <= 3; v++)
@@ -343,8 +347,8 @@ Test(drop, select_send_cases_are_always_ready)
 		for (v = 1; v <= 30; v++) {
 			int r;
 
-			cs[0] = (chan_case_t){ .chan = idle, .op = CHAN_OP_RECV, .elem = &sink };
-			cs[1] = (chan_case_t){ .chan = c, .op = CHAN_OP_SEND, .elem = &v };
+			cs[0] = (chan_case_t){.chan = idle, .op = CHAN_OP_RECV, .elem = &sink};
+			cs[1] = (chan_case_t){.chan = c, .op = CHAN_OP_SEND, .elem = &v};
 			switch (v % 3) {
 			case 0:
 				r = chan_select(cs, 2);
@@ -388,7 +392,7 @@ static void *recv_thread(void *arg)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) != 0)
 		;
@@ -397,7 +401,7 @@ static void sleep_ms(long ms)
 Test(drop, a_waiting_receiver_is_woken_by_a_send)
 {
 	for (size_t p = 0; p < 2; p++) {
-		struct waiter w = { .c = mk(8, 1, policies[p], NULL), .r = 1 };
+		struct waiter w = {.c = mk(8, 1, policies[p], NULL), .r = 1};
 		uint64_t v = 42;
 		pthread_t t;
 
@@ -443,7 +447,8 @@ Test(drop, owning_pointers_are_freed_exactly_once)
 {
 	for (size_t p = 0; p < 2; p++) {
 		for (size_t f = 0; f < 4; f++) {
-			chan_t *c = mk(sizeof(void *), 8, policies[p] | single_flags[f], drop_owned);
+			chan_t *c =
+				mk(sizeof(void *), 8, policies[p] | single_flags[f], drop_owned);
 			void *batch[5];
 
 			atomic_store(&live_objects, 0);

@@ -326,7 +326,8 @@ Test(ring, push_evict_keeps_the_newest_cap)
 						     RING_OK);
 					cr_assert_leq(chan__ring_len(t.r), cap);
 				}
-				cr_assert_eq(log.n, n - cap, "one eviction per push into a full ring");
+				cr_assert_eq(log.n, n - cap,
+					     "one eviction per push into a full ring");
 				for (uint64_t i = 0; i < log.n; i++)
 					cr_assert_eq(log.v[i], i, "evicted out of order (size %zu)",
 						     es);
