@@ -52,6 +52,19 @@ void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 }
 
+/*
+ * Elements in [@head, @tail) counted by laps as well as by indices, so that a
+ * tail one lap + 1 ahead (an evicting push between EV1 and EV2) is not read
+ * as 1; capped at cap, which is what such a ring holds at its linearization.
+ */
+static uint64_t ring_count_snapshot(const struct ring *r, uint64_t head, uint64_t tail)
+{
+	uint64_t laps = (ring_lap(r, tail) - ring_lap(r, head)) / r->one_lap;
+	uint64_t n = laps * r->cap + ring_index(r, tail) - ring_index(r, head);
+
+	return n < r->cap ? n : r->cap;
+}
+
 uint64_t chan__ring_len(struct ring *r)
 {
 	for (;;) {
@@ -61,7 +74,7 @@ uint64_t chan__ring_len(struct ring *r)
 		uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
 
 		if (atomic_load_explicit(&r->tail, memory_order_seq_cst) == tail)
-			return ring_count(r, head, tail & ~r->mark_bit);
+			return ring_count_snapshot(r, head, tail & ~r->mark_bit);
 	}
 }
 
