@@ -3,11 +3,12 @@
 # tests/fuzz/gen_corpus.sh - write the seed corpus (tests/fuzz/corpus/): one
 # small program per area of the API, in the byte code that decode_op() in
 # chan_fuzz.c reads. Run once after changing the decoding, then commit the
-# files; the fuzzer grows its own working corpus from these.
+# files; the fuzzer grows its own working corpus from these. It rewrites only
+# the seeds it generates: reproducers moved into corpus/ from crashes/ (such as
+# select_distinct_versions) stay.
 set -euo pipefail
 cd "$(dirname "$0")"
 out=corpus
-rm -rf "$out"
 mkdir -p "$out"
 
 # ---- the byte code (keep in step with chan_fuzz.c) ----
