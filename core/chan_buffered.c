@@ -152,14 +152,19 @@ static int wait_ready(chan_t *c, struct chan__waitq *q, bool (*ready)(void *), i
 		return -ETIMEDOUT;
 	chan__waiter_init(&w);
 	chan__wentry_init(&e, &w, NULL, 0);
+	CHAN__DEBUG_WINDOW("buffered: spun, before queueing");
 	chan__lock_acquire(&c->lock);
 	chan__waitq_push(q, &e); /* prepare */
 	chan__lock_release(&c->lock);
 	CHAN__DEBUG_WINDOW("buffered: queued, before the re-check");
 	/* Re-check, after our seq_cst count RMW (see waitq_pvt.h). */
-	if (ready(c) && chan__waiter_abort(&w)) {
-		chan__unqueue(c, q, &e);
-		return 0;
+	if (ready(c)) {
+		CHAN__DEBUG_WINDOW("buffered: re-check said ready, before the abort");
+		if (chan__waiter_abort(&w)) {
+			chan__unqueue(c, q, &e);
+			return 0;
+		}
+		/* Claimed first: a change woke us; take its unpark below. */
 	}
 	CHAN__DEBUG_WINDOW("buffered: re-checked, before parking");
 	/* Commit. A claim that won as time ran out still counts: the caller

@@ -78,9 +78,9 @@ static inline bool ring_is_closed(struct ring *r)
  * chan__ring_recv_ready() - a pop could succeed now, or the ring is closed.
  * chan__ring_send_ready() - a push could succeed now, or the ring is closed.
  * Seq_cst loads: these are the waiters' re-checks in the channel's Dekker
- * pairs (recv: tail first, the word producers change; send: head first).
- * They may say "ready" spuriously, never "not ready" about a change whose
- * RMW precedes their first load in the seq_cst order.
+ * pairs (recv: head first, then tail; send: tail first, then head; see
+ * ring.c for why this order). They may say "ready" spuriously; "not ready"
+ * was true at the instant of their second load.
  */
 bool chan__ring_recv_ready(struct ring *r);
 bool chan__ring_send_ready(struct ring *r);
