@@ -175,6 +175,16 @@
  *   MUT_SPIN_READY      the re-check always says "ready": a waiter that spins
  *                       instead of parking (found by the -DNP check only)
  *
+ * COVERAGE PROBES (-DREACH=n; check.sh requires spin to reach each): 1 a
+ * re-check says ready but the abort loses to a claim; 2 a timed-out waiter's
+ * abort loses to a claim; 3 the same in unbuf_park (the exchange counts);
+ * 4 a claimer's CAS loses (the waiter aborted, or a select was claimed
+ * through its other entry); 5 a stale futex_wake lands on a later wait;
+ * 6 park's timeout CAS SLEEPING->IDLE loses to an unpark; 7 close claims a
+ * waiter; 8 a select's re-check abort loses; 9 a select's timeout abort
+ * loses; 10 a select woken for a buffered case finds its value taken and
+ * starts over.
+ *
  * NOT MODELLED: weak memory beyond the remark above; the spin and yield
  * phases; bursts (notify of n > 1); unbounded (list) channels and the other
  * ring flavours (their parking code is the same); more than two select cases,
@@ -184,6 +194,19 @@
  * spurious futex returns other than a stale wake (EINTR); chan_try_*
  * (deadline 0); capacities above 2 and more than four processes per run.
  */
+
+/* ---- coverage probes -------------------------------------------------- */
+
+/*
+ * PROBE(n, cond): with -DREACH=n, an assertion that fails where cond holds,
+ * so that spin proves the path reachable (check.sh's reach-* runs: a race
+ * the properties are meant to cover, actually explored). Otherwise nothing.
+ */
+#ifdef REACH
+#define PROBE(n, cond) assert(REACH != (n) || !(cond))
+#else
+#define PROBE(n, cond)
+#endif
 
 /* ---- constants -------------------------------------------------------- */
 
@@ -374,7 +397,7 @@ inline park(w, tmd, pr) {
 			:: else ->
 				if
 				:: fr == R_TIMEDOUT || (tmd && fr != R_OK) -> pr = R_TIMEDOUT
-				:: else -> skip
+				:: else -> PROBE(5, fr == R_OK)   /* a stale wake */
 				fi
 			fi;
 			fr = 0
@@ -382,7 +405,7 @@ inline park(w, tmd, pr) {
 		if
 		:: pr == R_TIMEDOUT ->
 			d_step { if :: fut[w] == SLEEPING -> fut[w] = IDLE
-				    :: else -> fut[w] = IDLE; pr = R_OK fi }
+				    :: else -> PROBE(6, true); fut[w] = IDLE; pr = R_OK fi }
 		:: else -> skip
 		fi
 	od
@@ -521,6 +544,7 @@ inline waitq_claim(q, pe) {
 		atomic { if :: lk == SLEEPING -> ks[OWNER(t)] = 0 :: else -> skip fi; lk = 0 };
 #endif
 		claim(t, ok);                                      /* the CAS on sel */
+		PROBE(4, !ok);               /* aborted, or claimed through another entry */
 		if
 		:: ok -> atomic { pe = t; t = 0; ok = 0; more = 0; break }
 		:: else -> atomic { t = 0; unlink_first(q) }       /* the next one */
@@ -538,7 +562,7 @@ inline claim_all(q, err, wl) {
 		atomic {
 			claim(t, ok);
 			if
-			:: ok -> TOUCH(t); eerr[t] = err; wl = wl | (1 << t)
+			:: ok -> TOUCH(t); eerr[t] = err; wl = wl | (1 << t); PROBE(7, true)
 			:: else -> skip
 			fi;
 			ok = 0
@@ -668,7 +692,7 @@ inline wait_ready(c, op) {
 		ready(c, op, rdy);                         /* the re-check */
 #endif
 		if
-		:: rdy -> abort(me, ok)
+		:: rdy -> abort(me, ok); PROBE(1, !ok)   /* claimed meanwhile */
 		:: else -> ok = 0
 		fi;
 		if
@@ -681,6 +705,7 @@ inline wait_ready(c, op) {
 #ifdef MUT_ABORT_NOCHECK
 				ok = 1;
 #endif
+				PROBE(2, !ok);       /* a claim won the race */
 				if
 				:: ok -> unqueue(c, QOF(c, op), E(me, 0)); wr = R_TIMEDOUT
 				:: else -> park(me, 0, pr)    /* the claim's unpark */
@@ -804,6 +829,7 @@ inline unbuf_park(c, op) {
 #ifdef MUT_ABORT_NOCHECK
 		ok = 1;
 #endif
+		PROBE(3, !ok);               /* the partner won: it counts */
 		if
 		:: ok -> unqueue(c, QOF(c, op), E(me, 0)); r = R_TIMEDOUT
 		:: else -> park(me, 0, pr)     /* the claim's unpark */

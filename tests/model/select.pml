@@ -153,7 +153,7 @@ inline queue_and_wait() {
 				if
 				:: ok -> unqueue_all();
 					atomic { sr = R_NONE; done = 1; waiter_return(me, 1) }
-				:: else -> skip         /* claimed meanwhile: take that */
+				:: else -> PROBE(8, true)  /* claimed meanwhile: take that */
 				fi;
 				atomic { rdy = 0; k = NONE }
 			:: else ->
@@ -173,6 +173,7 @@ inline queue_and_wait() {
 #ifdef MUT_ABORT_NOCHECK
 			ok = 1;
 #endif
+			PROBE(9, !ok);           /* a claim won the race */
 			if
 			:: ok -> unqueue_all();
 				atomic { sr = R_TIMEDOUT; done = 1; waiter_return(me, 1) }
@@ -228,6 +229,7 @@ inline select2() {
 			if
 			:: st == R_OK || st == R_EPIPE -> sr = st; fired = k; k = NONE
 			:: else ->
+				PROBE(10, once)  /* woken for k, but its value was taken */
 				if
 				:: once || k != o -> k = NONE
 				:: else -> k = 1 - o
