@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # tests/model/check.sh [-j JOBS] [-k] [PATTERN] - model-check chan's parking
-# protocol with spin (see protocol.pml): every model and property, then
-# every mutant, which spin must find an error in, and every coverage probe,
-# whose path spin must reach (PROBE in protocol.pml). Prints, per run, the
-# verdict, the states explored, the memory and the time; exits non-zero if a
-# property fails, a mutant passes or a probe is not reached. Build outputs (pan.c, pan, trails) live
-# in a temporary directory (-k keeps it). PATTERN: only runs whose name
-# contains it. -j: runs at once (default 2, or 1 on a single CPU).
+# protocol with spin (see protocol.pml): every model and property; every
+# mutant, in which spin must find an error; every coverage probe, whose path
+# spin must reach (PROBE in protocol.pml). Prints, per run, the verdict, the
+# states stored, the memory, the wall and CPU time; exits non-zero if a
+# property fails, a mutant passes or a probe is not reached. Build outputs
+# (pan.c, pan, trails) live in a temporary directory (-k keeps it).
+# PATTERN: only the runs whose name contains it. -j: runs at once (default
+# 2, or 1 on a single CPU).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	-j) jobs=$2; shift 2 ;;
 	-k) keep=1; shift ;;
-	-h | --help) sed -n '3,9p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,11p' "$0"; exit 0 ;;
 	*) pattern=$1; shift ;;
 	esac
 done
@@ -37,8 +38,9 @@ else
 	trap 'rm -rf "$work"' EXIT
 fi
 
-# name | expect (pass; fail: a mutant; reach: a probe) | kind (safety: assertions + invalid end states;
-# np: non-progress cycles, no fairness) | model | spin -D flags
+# name | expect (pass; fail: a mutant; reach: a probe) | kind (safety:
+# assertions and invalid end states; np: non-progress cycles, without
+# fairness) | model | spin -D flags
 runs=(
 	# The queue lock on its own (Drepper's mutex, futex calls included).
 	"lock|pass|safety|lock.pml|"

@@ -146,16 +146,24 @@
  * wake-up v2's push made was spent on R1, which its own re-check had
  * already sent back to the ring. The re-check's two loads are not one
  * instant: the tail it read is older than the pop that emptied the ring
- * again. The fix the model proposes (-DFIX_READY_ORDER; passes, run
- * buffered-cap2-fixed, and 35 million states of capacity 2 with two senders
- * and two receivers of two values each): load the waiters' own word first -
- * ring_recv_ready: head, then tail; ring_send_ready: tail, then head - so
- * that "not ready" holds at the second load's instant (head <= tail, and
- * both only grow), and every change after that instant sees this waiter in
- * nwait. chan__ready() for a select's buffered case is the same function.
- * The send side's mirror (a sender asleep with room) was not found in the
- * configurations run (up to four senders and one receiver, capacity 2),
- * but the same argument holds for it, and the fix covers both.
+ * again. The fix the model proposes (-DFIX_READY_ORDER): load the waiters'
+ * own word first and test what the operation itself tests -
+ * ring_recv_ready: head, then tail, ready if (tail & ~mark) != head;
+ * ring_send_ready: tail, then head, ready if (tail & ~mark) != head +
+ * one_lap (ring_count() assumes a consistent pair, and a stale tail behind
+ * a newer head makes it answer anything) - so that "not ready" holds at the
+ * second load's instant (head <= tail <= head + one_lap, both only grow),
+ * and every change after that instant sees this waiter in nwait. chan__ready() for a select's buffered case is the same function.
+ * With the fix, check.sh's buffered-cap2-fixed and buffered-cap2-2x2-fixed
+ * pass, and so did one-off runs that the code fails: capacity 2 with two
+ * senders and two receivers of two values each (35.5 million states),
+ * capacity 2 with all four processes timed (2.7 million), capacity 2 and 3
+ * with one sender of three values and three receivers (5.2 and 2.7
+ * million); and, on the send side, capacity 2 with three timed senders and
+ * one receiver (7.8 million). The send side's mirror of the defect (a
+ * sender asleep with room) was not found in the configurations run against
+ * the code (up to four senders and one receiver, capacity 2, 88 million
+ * states), but its re-check has the same two-instant flaw.
  *
  * MUTANTS (-D flags; check.sh requires spin to find an error in each):
  *   MUT_NO_RECHECK      wait_ready / queue_and_wait skip the re-check
@@ -627,14 +635,16 @@ inline ready(c, op, rdy) {
 			 rdy = cl || RCOUNT(h, t) < CAP; t = 0; h = 0; cl = 0 }
 #else
 	/* The proposed fix: load the waiters' own side's word first, then the
-	 * changers' word, so that "not ready" is true of one instant (the
-	 * second load). */
+	 * changers' word, and test exactly what the operation tests (pop:
+	 * tail == head; push: tail == head + one_lap, not ring_count(), which
+	 * assumes a consistent pair), so that "not ready" is true at the
+	 * second load's instant. */
 	:: BUFFERED(c) && op == OP_RECV ->      /* head, then tail */
 		h = head[c];
 		d_step { t = tail[c]; cl = closed[c]; rdy = cl || t != h; t = 0; h = 0; cl = 0 }
 	:: BUFFERED(c) && op == OP_SEND ->      /* tail, then head */
 		d_step { t = tail[c]; cl = closed[c] };
-		d_step { h = head[c]; rdy = cl || RCOUNT(h, t) < CAP; t = 0; h = 0; cl = 0 }
+		d_step { h = head[c]; rdy = cl || t != h + CAP; t = 0; h = 0; cl = 0 }
 #endif
 	:: !BUFFERED(c) ->                      /* partner's nwait, then closed */
 		if
