@@ -9,13 +9,14 @@
  * the sender's or a receiver's operations, up to its first timeout, a
  * deadline (retried without one after a timeout).
  *
- * chan_close (core/chan.c), step by step: buffered, ring_close (the seq_cst
- * fetch_or of the mark into tail; MUT_CLOSE_LATE moves it after the wake);
- * lock; unbuffered, closed = true (seq_cst store, under the lock);
- * chan__waitq_claim_all on recvq then sendq with -EPIPE (each claimed entry
- * gets e->err and joins the wake list); unlock; chan__wake_list (unpark
- * each, outside the lock). A buffered waiter woken by it retries its ring
- * operation: a receiver drains what is left, then sees the mark (S1).
+ * chan_close (core/chan_close.c), step by step: buffered, chan__ring_close
+ * (the seq_cst fetch_or of the mark into tail; MUT_CLOSE_LATE moves it after
+ * the wake); lock; unbuffered, closed = true (seq_cst store, under the
+ * lock); chan__waitq_claim_all on recvq then sendq with -EPIPE (each claimed
+ * entry gets e->err and joins the wake list); unlock; chan__wake_list
+ * (unpark each, outside the lock). A buffered waiter woken by it retries
+ * its ring operation: a receiver drains what is left, then sees the mark
+ * (S1).
  *
  * Properties: protocol.pml's assertions; no invalid end state (every
  * blocked operation returns once the channel is closed); conservation: a

@@ -7,7 +7,8 @@
  *
  * MEMORY MODEL. Promela is sequentially consistent: each statement is one
  * step of one interleaving. The protocol's seq_cst operations (the ring's C1
- * and C2 CASes and ring_close, the nwait RMW and loads, the re-check loads,
+ * and C2 CASes and chan__ring_close, the nwait RMW and loads, the re-check
+ * loads,
  * the closed flag) are modelled as exactly that: one total order S over
  * them, which C11 guarantees. The point of the model is the protocol's
  * logic - "publish the waiter, then re-check the state" against "change the
@@ -24,23 +25,24 @@
  * "prepare", "re-check", "commit" of core/waitq_pvt.h):
  *
  * The ring (ring/mpmc.h, ring/ring.c) as a linearizable FIFO of CAP slots:
- *   ring_push   ring_try_push_mpmc: one step at C1 (the tail CAS; the copy
+ *   ring_push   ring_try_push (ring_try_push_mpmc): one step at C1 (the tail CAS; the copy
  *               and the R1 stamp store are folded into it), at S2 (the head
  *               load: full), or at the mark test (closed). A pop that meets a
  *               claimed, unpublished slot spins in the C code (stamp == head,
  *               tail != head): it never queues, so the fold loses no
  *               parking behaviour. Likewise a push at a slot still being
  *               emptied.
- *   ring_pop    ring_try_pop_mpmc: C2 (the head CAS; A2/R2 folded in) or S1
+ *   ring_pop    ring_try_pop (ring_try_pop_mpmc): C2 (the head CAS; A2/R2 folded in) or S1
  *               (the tail load: empty, or closed and drained).
- *   chan_close  buffered: ring_close, the seq_cst fetch_or of mark_bit into
+ *   chan_close  buffered: chan__ring_close, the seq_cst fetch_or of mark_bit into
  *               tail (closed[c], changed only in steps that own tail).
- *   ready()     the waiter's re-check, chan__ready(): ring_recv_ready's two
+ *   ready()     the waiter's re-check, chan__buf_recv_ready/_send_ready
+ *               (chan__ready() in a select): chan__ring_recv_ready's two
  *               seq_cst loads (tail with its mark, then head) and
- *               ring_send_ready's (head, then tail, ring_count as ring.h
- *               computes it, laps included) as two steps each; unbuffered,
- *               chan__recv_ready/chan__send_ready (the partner queue's
- *               nwait, then closed).
+ *               chan__ring_send_ready's (head, then tail, ring_count as
+ *               ring.h computes it, laps included), two steps each;
+ *               unbuffered, chan__unbuf_recv_ready/_send_ready (the partner
+ *               queue's nwait, then closed).
  *
  * The queue lock (core/lock_pvt.h, core/lock.c; Drepper's mutex #3), full
  * in lock.pml (LOCK_FULL): chan__lock_acquire's L1 CAS 0->1;
@@ -67,7 +69,7 @@
  *                nwait load; notify_slow: lock, claim one, unlock, then
  *                chan__unpark outside the lock.
  *   waitq_remove chan__waitq_remove (if e->queued, unlink) under the lock:
- *                unqueue(), one step.
+ *                chan__unqueue(), one step.
  *
  * The waiter (core/park_pvt.h, core/park.c); each process owns one record:
  *   waiter_init  chan__waiter_init: sel = WAITING, futex IDLE.
@@ -90,23 +92,24 @@
  *   deadlines    a timed wait's "chan_now() >= deadline" is a nondeterministic
  *                choice at each check; once true it stays true.
  *
- * The operations (core/chan.c):
+ * The operations (core/chan_buffered.c, chan_unbuffered.c, chan_close.c):
  *   wait_ready   (chan__wait_spin, a poll that queues nothing, left out) the
  *                deadline check; init + lock + waitq_push ("prepare") +
  *                unlock, one step; the RE-CHECK ready() with its seq_cst
- *                loads; if ready and chan__waiter_abort wins: unqueue and
- *                retry the operation; else "commit": park; on a timeout
- *                abort; if the abort loses, chan__park(FOREVER) for the
- *                unpark that must follow, then retry.
+ *                loads; if ready and chan__waiter_abort wins: chan__unqueue
+ *                and retry the operation; else "commit": chan__park_withdraw
+ *                (park; on a timeout abort; if the abort loses,
+ *                chan__park(FOREVER) for the unpark that must follow, and
+ *                retry; if it wins, chan__unqueue and -ETIMEDOUT).
  *   buf_send/buf_recv  ring_push / ring_pop; on success notify() the other
  *                side; full/empty: wait_ready, then retry.
  *   unbuf_op     lock; chan__pair_locked (the closed test, waitq_claim of a
  *                partner, the copy into/out of its entry, e->err = 0); unlock;
- *                chan__unpark(peer). Nobody: the deadline check, then init +
+ *                chan__unpark(peer). Nobody: the chan__due check, then init +
  *                entry + waitq_push + unlock in the same critical section;
- *                unbuf_park (park; on a timeout abort, unqueue if it wins,
- *                else chan__park(FOREVER)); return e->err.
- *   chan_close   buffered: ring_close first; then lock; unbuffered: the
+ *                chan__park_withdraw (as above; -ETIMEDOUT: chan__unqueue);
+ *                return e->err.
+ *   chan_close   buffered: chan__ring_close first; then lock; unbuffered: the
  *                closed test and store; claim_all of recvq and sendq; unlock;
  *                chan__wake_list.
  *   select       core/select.c, step by step in select.pml.
@@ -130,7 +133,8 @@
  *     parking - issue 10's defect 1 in another guise).
  *
  * KNOWN DEFECT (found by this model; check.sh's run buffered-cap2 fails):
- * a receiver can sleep with a value in the ring. ring_recv_ready() loads
+ * a receiver can sleep with a value in the ring. chan__ring_recv_ready()
+ * (ring/ring.c) loads
  * tail, then head. With capacity >= 2, one sender and two receivers R1, R2:
  *   1. R1 and R2 find the ring empty and enter wait_ready (spin budget 0).
  *   2. The sender pushes v1 (C1); notify() loads recvq.nwait == 0: no wake.
@@ -148,8 +152,8 @@
  * instant: the tail it read is older than the pop that emptied the ring
  * again. The fix the model proposes (-DFIX_READY_ORDER): load the waiters'
  * own word first and test what the operation itself tests -
- * ring_recv_ready: head, then tail, ready if (tail & ~mark) != head;
- * ring_send_ready: tail, then head, ready if (tail & ~mark) != head +
+ * chan__ring_recv_ready: head, then tail, ready if (tail & ~mark) != head;
+ * chan__ring_send_ready: tail, then head, ready if (tail & ~mark) != head +
  * one_lap (ring_count() assumes a consistent pair, and a stale tail behind
  * a newer head makes it answer anything) - so that "not ready" holds at the
  * second load's instant (head <= tail <= head + one_lap, both only grow),
@@ -185,7 +189,7 @@
  *
  * COVERAGE PROBES (-DREACH=n; check.sh requires spin to reach each): 1 a
  * re-check says ready but the abort loses to a claim; 2 a timed-out waiter's
- * abort loses to a claim; 3 the same in unbuf_park (the exchange counts);
+ * abort loses to a claim; 3 the same in unbuf_op (the exchange counts);
  * 4 a claimer's CAS loses (the waiter aborted, or a select was claimed
  * through its other entry); 5 a stale futex_wake lands on a later wait;
  * 6 park's timeout CAS SLEEPING->IDLE loses to an unpark; 7 close claims a
@@ -626,10 +630,10 @@ inline ready(c, op, rdy) {
 #else
 	if
 #ifndef FIX_READY_ORDER
-	:: BUFFERED(c) && op == OP_RECV ->      /* ring_recv_ready: tail, head */
+	:: BUFFERED(c) && op == OP_RECV ->      /* chan__ring_recv_ready: tail, head */
 		d_step { t = tail[c]; cl = closed[c] };
 		d_step { h = head[c]; rdy = cl || t != h; t = 0; h = 0; cl = 0 }
-	:: BUFFERED(c) && op == OP_SEND ->      /* ring_send_ready: head, tail */
+	:: BUFFERED(c) && op == OP_SEND ->      /* chan__ring_send_ready: head, tail */
 		h = head[c];
 		d_step { t = tail[c]; cl = closed[c];
 			 rdy = cl || RCOUNT(h, t) < CAP; t = 0; h = 0; cl = 0 }
@@ -655,7 +659,7 @@ inline ready(c, op, rdy) {
 #endif
 }
 
-/* ---- buffered: core/chan.c ------------------------------------------- */
+/* ---- buffered: core/chan_buffered.c ---------------------------------- */
 
 /* notify_slow(c, q, 1): lock; claim one; unlock; unpark outside the lock. */
 inline notify_slow(c, q) {
@@ -676,7 +680,7 @@ inline notify(c, q) {
 	fi
 }
 
-/* unqueue(c, q, e): lock; chan__waitq_remove; unlock. */
+/* chan__unqueue(c, q, e): lock; chan__waitq_remove; unlock. */
 inline unqueue(c, q, e) {
 	atomic { lock(c); waitq_remove(q, e); unlock(c) }
 }
@@ -786,7 +790,7 @@ inline buf_recv(c) {
 	od
 }
 
-/* ---- unbuffered: core/chan.c ----------------------------------------- */
+/* ---- unbuffered: core/chan_unbuffered.c ------------------------------ */
 
 /*
  * chan__pair_locked(c, op, elem, &peer), lock held: st = R_OK (the peer in
@@ -829,7 +833,8 @@ inline pair_rest(c, op, val) {
 	fi
 }
 
-/* unbuf_park's timeout path and the entry's result: r. */
+/* unbuf_op's chan__park_withdraw, chan__unqueue on -ETIMEDOUT, and the
+ * entry's result: r. */
 inline unbuf_park(c, op) {
 	park(me, timed, pr);
 	r = R_NONE;
@@ -874,7 +879,7 @@ inline unbuf_op(c, op, val) {
 		r = st
 	:: else ->
 		atomic {
-			/* due(deadline) */
+			/* chan__due(deadline) */
 			if :: timed -> due_check() :: else -> skip fi;
 			if
 			:: expired -> unlock(c); r = R_TIMEDOUT
@@ -903,13 +908,13 @@ inline unbuf_op(c, op, val) {
 	atomic { st = 0; pe = 0 }
 }
 
-/* ---- close: core/chan.c chan_close ----------------------------------- */
+/* ---- close: core/chan_close.c chan_close ----------------------------- */
 
 inline chan_close(c) {
 	r = R_OK;
 #ifndef MUT_CLOSE_LATE
 	if
-	:: BUFFERED(c) ->   /* ring_close: the seq_cst fetch_or of the mark */
+	:: BUFFERED(c) ->   /* chan__ring_close: the seq_cst fetch_or of the mark */
 		d_step { if :: closed[c] -> r = R_EPIPE :: else -> closed[c] = 1 fi }
 	:: else -> skip
 	fi;

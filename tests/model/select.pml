@@ -21,7 +21,7 @@
  *   shuffle            a nondeterministic case order o, 1-o
  *   pass 1 (try_all)   chan__try_case per case in that order: buffered, a
  *                      pop (C2) and notify(); unbuffered, the lock-free look
- *                      (chan__recv_ready: sendq nwait, closed), then lock,
+ *                      (chan__unbuf_recv_ready: sendq nwait, closed), lock,
  *                      chan__pair_locked, unlock, unpark
  *                      (try_all_stable's double collect is not modelled: it
  *                      only repeats pass 1 before queueing)
@@ -34,8 +34,9 @@
  *   re-check           buffered cases in order: chan__ready (seq_cst loads);
  *                      if ready: abort; if it wins, unqueue_all and start
  *                      over; if it loses (claimed meanwhile), take the claim
- *   park               chan__park; on timeout abort; if it wins unqueue_all,
- *                      -ETIMEDOUT; if it loses, chan__park(FOREVER)
+ *   park               chan__park_withdraw: park; on timeout abort; if it
+ *                      wins, unqueue_all and -ETIMEDOUT; if it loses,
+ *                      chan__park(FOREVER) for the claim's unpark
  *   finish             e = chan__waiter_selected; unqueue_all; unbuffered:
  *                      e->err (the partner did the copy); buffered: retry
  *                      that one case with chan__try_case, -EAGAIN: start over
