@@ -37,5 +37,6 @@
 #include <chan/task.h>
 #include <chan/timer.h>
 #include <chan/limiter.h>
+#include <chan/sem.h>
 
 #endif /* CHAN_CHAN_H */
