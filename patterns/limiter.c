@@ -200,6 +200,18 @@ static int64_t eff_now(struct chan_limiter *l, int64_t now)
 	return max64(now, atomic_load_explicit(&l->last_ns, memory_order_relaxed));
 }
 
+static void reconfigure(chan_limiter_t *l, double rate, size_t burst, bool set_rate, int64_t at,
+			bool try);
+
+/* Past half the clock's span from its base: move the base (a configuration
+ * change that keeps everything, made by whoever gets the setters' lock
+ * first; the others go on, clamped, in the meantime). */
+static void maybe_rebase(struct chan_limiter *l, const struct cfg *c, int64_t now)
+{
+	if (c->mode == MODE_FINITE && (sat_sub(now, c->base) >> c->shift) > NOW_LIM / 2)
+		reconfigure(l, 0, (size_t)c->burst, false, now, true);
+}
+
 static void raise_last(struct chan_limiter *l, int64_t now)
 {
 	/* Relaxed: see eff_now(). A racing smaller store only loses a little
@@ -309,6 +321,8 @@ bool chan_limiter_allow_n(chan_limiter_t *l, int64_t now_ns, size_t n)
 		return false;
 	now = eff_now(l, now_ns);
 	w = state_load(l, &c);
+	maybe_rebase(l, &c, now);
+	w = state_load(l, &c);
 	for (;;) {
 		if (c.mode == MODE_INF)
 			return true;
@@ -345,6 +359,8 @@ int chan_limiter_reserve(chan_limiter_t *l, int64_t now_ns, size_t n, int64_t ma
 		return -EINVAL;
 	now = eff_now(l, now_ns);
 	w = state_load(l, &c);
+	maybe_rebase(l, &c, now);
+	w = state_load(l, &c);
 	for (;;) {
 		if (c.mode == MODE_INF) {
 			/* Nothing taken: tat_end stays INT64_MIN, cancel ignores it. */
@@ -361,8 +377,9 @@ int chan_limiter_reserve(chan_limiter_t *l, int64_t now_ns, size_t n, int64_t ma
 			return -ETIMEDOUT; /* never, or beyond the clock (act stays INT64_MAX) */
 		} else {
 			act = to_ns(&c, d.act_u);
-			if (act == INT64_MAX)
-				return -ETIMEDOUT; /* past the end of the time line: never */
+			if (act == INT64_MAX || act <= now)
+				return -ETIMEDOUT; /* past the end of the time line, or
+						      of the limiter's clock: never */
 			if (max_wait_ns < 0 || sat_sub(act, now) > max_wait_ns) {
 				r->act_at_ns = act;
 				return -ETIMEDOUT;
@@ -393,6 +410,8 @@ void chan_limiter_cancel(chan_limiter_t *l, const chan_reservation_t *r, int64_t
 	now = eff_now(l, now_ns);
 	if (r->act_at_ns < now)
 		return; /* its time has passed: the events may have happened */
+	w = state_load(l, &c);
+	maybe_rebase(l, &c, now);
 	w = state_load(l, &c);
 	for (;;) {
 		if (c.mode == MODE_INF)
@@ -546,15 +565,19 @@ int chan_limiter_wait_all(chan_limiter_t *const ls[], size_t k, size_t n, chan_c
  * count, rounded up (never more tokens than there were). The new slot is
  * written first and published by the CAS that moves the tag (R1).
  */
-static void reconfigure(chan_limiter_t *l, double rate, size_t burst, bool set_rate)
+static void reconfigure(chan_limiter_t *l, double rate, size_t burst, bool set_rate, int64_t at,
+			bool try)
 {
 	struct cfg c, nc;
 	unsigned tag;
 	uint64_t w;
 	int64_t e;
 
-	pthread_mutex_lock(&l->set_lock);
-	e = eff_now(l, chan_now());
+	if (!try)
+		pthread_mutex_lock(&l->set_lock);
+	else if (pthread_mutex_trylock(&l->set_lock) != 0)
+		return;
+	e = eff_now(l, max64(chan_now(), at));
 	w = state_load(l, &c);
 	tag = (word_tag(w) + 1) % TAG_COUNT;
 	/* Only setters change the tag, and they hold set_lock: the slot and
@@ -603,13 +626,13 @@ void chan_limiter_set_rate(chan_limiter_t *l, double events_per_s)
 {
 	if (!l || isnan(events_per_s) || (events_per_s < 0 && events_per_s != CHAN_LIMIT_INF))
 		return;
-	reconfigure(l, events_per_s, 0, true);
+	reconfigure(l, events_per_s, 0, true, INT64_MIN, false);
 }
 
 void chan_limiter_set_burst(chan_limiter_t *l, size_t burst)
 {
 	if (l)
-		reconfigure(l, 0, burst, false);
+		reconfigure(l, 0, burst, false, INT64_MIN, false);
 }
 
 chan_limiter_t *chan_limiter_new(double events_per_s, size_t burst)

@@ -31,9 +31,14 @@
  * 1e9/rate is rounded up to a whole nanosecond (coarser units are used only
  * when burst/rate exceeds 2^56 ns), so the limiter is never faster than
  * asked: rates above 1e9/s act as 1e9/s, and a rate whose interval is not a
- * whole number of ns is slowed by under 1 ns per token. A limiter's clock
- * spans 2^57 units (at least 4.5 years) each side of its creation or its
- * latest set_rate/set_burst; later times count as that limit (no refill).
+ * whole number of ns is slowed by under 1 ns per token. When burst/rate
+ * exceeds 2^56 ns (2.3 years to refill, e.g. 1e-9/s), the unit is the
+ * smallest power of two ns that fits, and times are rounded down to it (16
+ * ns at 1e-9/s): an event is then timed up to one unit early, so a window
+ * bound holds up to one unit. The clock spans 2^57 units (at least 4.5
+ * years) each side of a base, which moves forward by itself (a
+ * configuration change that keeps everything) once time is half-way there;
+ * a time beyond the span counts as its end (no refill, no reservation).
  *
  * Reservations (chan_reservation_t, filled in by chan_limiter_reserve()):
  *   n          the tokens reserved; 0 after a failed reserve.
