@@ -153,6 +153,7 @@ static void grant_heads(chan_sem_t *s)
 {
 	static const char one = 1;
 	struct sem_waiter *h;
+	chan_t *ready;
 
 	while ((h = s->head) != NULL) {
 		/* Relaxed: the CAS below re-reads it. */
@@ -175,9 +176,12 @@ static void grant_heads(chan_sem_t *s)
 								memory_order_relaxed));
 		unlink_waiter(s, h);
 		h->granted = true;
-		if (chan_try_send(h->ready, &one) != 0)
+		/* The send may wake h, which then returns without the lock: h's
+		 * record is gone after it, only our reference keeps the channel. */
+		ready = h->ready;
+		if (chan_try_send(ready, &one) != 0)
 			SEM_DIE("chan_sem: a waiter's channel refused its grant");
-		chan_release(h->ready); /* the queue's reference (I3) */
+		chan_release(ready); /* the queue's reference (I3) */
 	}
 }
 
