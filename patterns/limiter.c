@@ -206,10 +206,12 @@ static void reconfigure(chan_limiter_t *l, double rate, size_t burst, bool set_r
 /* Past half the clock's span from its base: move the base (a configuration
  * change that keeps everything, made by whoever gets the setters' lock
  * first; the others go on, clamped, in the meantime). */
-static void maybe_rebase(struct chan_limiter *l, const struct cfg *c, int64_t now)
+static bool maybe_rebase(struct chan_limiter *l, const struct cfg *c, int64_t now)
 {
-	if (c->mode == MODE_FINITE && (sat_sub(now, c->base) >> c->shift) > NOW_LIM / 2)
-		reconfigure(l, 0, (size_t)c->burst, false, now, true);
+	if (c->mode != MODE_FINITE || (sat_sub(now, c->base) >> c->shift) <= NOW_LIM / 2)
+		return false;
+	reconfigure(l, 0, (size_t)c->burst, false, now, true);
+	return true;
 }
 
 static void raise_last(struct chan_limiter *l, int64_t now)
@@ -321,8 +323,8 @@ bool chan_limiter_allow_n(chan_limiter_t *l, int64_t now_ns, size_t n)
 		return false;
 	now = eff_now(l, now_ns);
 	w = state_load(l, &c);
-	maybe_rebase(l, &c, now);
-	w = state_load(l, &c);
+	if (maybe_rebase(l, &c, now))
+		w = state_load(l, &c);
 	for (;;) {
 		if (c.mode == MODE_INF)
 			return true;
@@ -359,8 +361,8 @@ int chan_limiter_reserve(chan_limiter_t *l, int64_t now_ns, size_t n, int64_t ma
 		return -EINVAL;
 	now = eff_now(l, now_ns);
 	w = state_load(l, &c);
-	maybe_rebase(l, &c, now);
-	w = state_load(l, &c);
+	if (maybe_rebase(l, &c, now))
+		w = state_load(l, &c);
 	for (;;) {
 		if (c.mode == MODE_INF) {
 			/* Nothing taken: tat_end stays INT64_MIN, cancel ignores it. */
@@ -411,8 +413,8 @@ void chan_limiter_cancel(chan_limiter_t *l, const chan_reservation_t *r, int64_t
 	if (r->act_at_ns < now)
 		return; /* its time has passed: the events may have happened */
 	w = state_load(l, &c);
-	maybe_rebase(l, &c, now);
-	w = state_load(l, &c);
+	if (maybe_rebase(l, &c, now))
+		w = state_load(l, &c);
 	for (;;) {
 		if (c.mode == MODE_INF)
 			return;
