@@ -23,18 +23,33 @@ _Static_assert(CHAN_CAPACITY_MAX <= RING_CAP_MAX, "bounded capacities must fit t
 
 /* ---- life cycle -------------------------------------------------------- */
 
+#define DROP_FLAGS  ((unsigned)(CHAN_DROP_NEWEST | CHAN_DROP_OLDEST))
+#define KNOWN_FLAGS ((unsigned)(CHAN_SINGLE_PRODUCER | CHAN_SINGLE_CONSUMER) | DROP_FLAGS)
+
 static bool opts_valid(const chan_opts_t *o)
 {
+	unsigned policy;
+
 	if (!o || o->elem_size == 0 || o->elem_size > CHAN_ELEM_SIZE_MAX)
 		return false;
 	if (o->capacity > CHAN_CAPACITY_MAX && o->capacity != CHAN_UNBOUNDED)
 		return false;
-	return (o->flags & ~(unsigned)(CHAN_SINGLE_PRODUCER | CHAN_SINGLE_CONSUMER)) == 0;
+	if ((o->flags & ~KNOWN_FLAGS) != 0)
+		return false;
+	/* A drop policy: one of the two, and only where there is a buffer to
+	 * overflow (not a rendezvous, not a list that never fills). */
+	policy = o->flags & DROP_FLAGS;
+	if (policy == DROP_FLAGS)
+		return false;
+	return policy == 0 || (o->capacity != 0 && o->capacity != CHAN_UNBOUNDED);
 }
 
 static enum ring_kind ring_kind_of(unsigned flags)
 {
-	bool sp = flags & CHAN_SINGLE_PRODUCER, sc = flags & CHAN_SINGLE_CONSUMER;
+	/* DROP_OLDEST: the evicting sender is a second consumer, so the
+	 * single-consumer rings (a plain head store) are out (ring/evict.h). */
+	bool sp = flags & CHAN_SINGLE_PRODUCER;
+	bool sc = (flags & CHAN_SINGLE_CONSUMER) && !(flags & CHAN_DROP_OLDEST);
 
 	if (sp && sc)
 		return RING_SPSC;
@@ -78,7 +93,9 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 	c->elem_size = o->elem_size;
 	c->cap = o->capacity;
 	c->drop = o->drop;
+	c->overflow = o->flags & DROP_FLAGS;
 	atomic_init(&c->refs, 1);
+	atomic_init(&c->dropped, 0);
 	atomic_init(&c->closed, false);
 	chan__lock_init(&c->lock);
 	chan__waitq_init(&c->recvq);
@@ -185,4 +202,13 @@ bool chan_is_closed(const chan_t *c)
 		/* Acquire: pairs with the seq_cst store in chan_close(). */
 		return atomic_load_explicit(&m->closed, memory_order_acquire);
 	}
+}
+
+uint64_t chan_dropped(const chan_t *c)
+{
+	chan_t *m = (chan_t *)c;
+
+	/* Relaxed: a counter; what orders a discard before this read is the
+	 * caller's business (a join, a channel operation), as for chan_len(). */
+	return c ? atomic_load_explicit(&m->dropped, memory_order_relaxed) : 0;
 }

@@ -26,6 +26,16 @@
  * single total order of those four, either the re-check sees the change or
  * the changer sees the waiter. A spurious wake or EINTR only costs a retry.
  * Close: see core/chan_close.c.
+ *
+ * Overflow policies (CHAN_DROP_NEWEST/OLDEST, ring kind only) act only where
+ * a push found the ring full, so the fast path never reads them: DROP_NEWEST
+ * discards the value (the push's S2 load saw the ring full: that is the
+ * send's linearization point), DROP_OLDEST retries with the evicting push of
+ * ring/evict.h. Either way the send is done, and it notifies the receivers
+ * like any push (the evicting push's tail CAS EV1 is the changer's seq_cst
+ * RMW; a discard changes nothing, and its notify only hurries a waiter that
+ * the pushes which filled the ring already claimed). Senders never wait on
+ * such a channel, so evictions, which move head, notify nobody.
  */
 #include <errno.h>
 
@@ -46,8 +56,8 @@ bool chan__buf_recv_ready(chan_t *c)
 
 bool chan__buf_send_ready(chan_t *c)
 {
-	/* The list never fills. */
-	return c->kind == CHAN_KIND_RING ? chan__ring_send_ready(&c->q.ring) : true;
+	/* The list never fills; a drop policy makes room or discards. */
+	return c->kind == CHAN_KIND_RING ? c->overflow || chan__ring_send_ready(&c->q.ring) : true;
 }
 
 uint64_t chan__buf_case_version(chan_t *c, int op)
@@ -142,14 +152,19 @@ static int wait_ready(chan_t *c, struct chan__waitq *q, bool (*ready)(void *), i
 		return -ETIMEDOUT;
 	chan__waiter_init(&w);
 	chan__wentry_init(&e, &w, NULL, 0);
+	CHAN__DEBUG_WINDOW("buffered: spun, before queueing");
 	chan__lock_acquire(&c->lock);
 	chan__waitq_push(q, &e); /* prepare */
 	chan__lock_release(&c->lock);
 	CHAN__DEBUG_WINDOW("buffered: queued, before the re-check");
 	/* Re-check, after our seq_cst count RMW (see waitq_pvt.h). */
-	if (ready(c) && chan__waiter_abort(&w)) {
-		chan__unqueue(c, q, &e);
-		return 0;
+	if (ready(c)) {
+		CHAN__DEBUG_WINDOW("buffered: re-check said ready, before the abort");
+		if (chan__waiter_abort(&w)) {
+			chan__unqueue(c, q, &e);
+			return 0;
+		}
+		/* Claimed first: a change woke us; take its unpark below. */
 	}
 	CHAN__DEBUG_WINDOW("buffered: re-checked, before parking");
 	/* Commit. A claim that won as time ran out still counts: the caller
@@ -159,6 +174,78 @@ static int wait_ready(chan_t *c, struct chan__waitq *q, bool (*ready)(void *), i
 		return -ETIMEDOUT;
 	}
 	return 0;
+}
+
+/* ---- the overflow policies ---------------------------------------------- */
+
+/* One value discarded by the policy: count it, then drop() it, once. */
+static void discard(chan_t *c, void *elem)
+{
+	/* Relaxed: a counter (chan_dropped()); it orders nothing. Before
+	 * drop(), so that the count never lags a drop() that has run. */
+	atomic_fetch_add_explicit(&c->dropped, 1, memory_order_relaxed);
+	if (c->drop)
+		c->drop(elem);
+}
+
+/* ring_push_evict()'s callback: the evicted oldest value. */
+static void discard_evicted(void *elem, void *arg)
+{
+	discard(arg, elem);
+}
+
+/*
+ * A push of @elem found the ring full and @c has a drop policy: discard it,
+ * or evict the oldest value and push it. RING_OK (the send is done: in, or
+ * discarded) or RING_CLOSED (nothing changed).
+ */
+static enum ring_status overflow(chan_t *c, const void *elem)
+{
+	if (c->overflow == CHAN_DROP_OLDEST)
+		return ring_push_evict(&c->q.ring, elem, discard_evicted, c);
+	/* DROP_NEWEST. drop() only reads the sender's value (channel.h). */
+	discard(c, (void *)elem);
+	return RING_OK;
+}
+
+/* A send to a full policy channel: 0 or -EPIPE, never waits. Out of line,
+ * so that the fast path of buf_send() stays as it was. */
+static __attribute__((noinline)) int send_overflow(chan_t *c, const void *elem)
+{
+	if (overflow(c, elem) == RING_CLOSED)
+		return -EPIPE;
+	notify(c, &c->recvq, 1);
+	return 0;
+}
+
+/* The rest of a send burst on a policy channel, from @k already sent: each
+ * value goes in or is discarded, in order, until the channel is closed. */
+static size_t overflow_burst(chan_t *c, const unsigned char *src, size_t n, size_t k)
+{
+	bool closed = false;
+	size_t m;
+
+	while (k < n) {
+		if (c->overflow == CHAN_DROP_OLDEST) {
+			/* Each value evicts, or finds room, on its own. */
+			if (ring_push_evict(&c->q.ring, src + k * c->elem_size, discard_evicted,
+					    c) != RING_OK)
+				break;
+			k++;
+			continue;
+		}
+		m = ring_push_burst(&c->q.ring, src + k * c->elem_size, n - k, &closed);
+		if (m) {
+			k += m;
+			continue;
+		}
+		if (closed)
+			break;
+		/* Full at the burst's S2: the rest are sends to a full channel. */
+		for (; k < n; k++)
+			discard(c, (void *)(src + k * c->elem_size));
+	}
+	return k;
 }
 
 /* ---- one element ------------------------------------------------------- */
@@ -176,6 +263,8 @@ static int buf_send(chan_t *c, const void *elem, int64_t deadline, int busy_err)
 			return -EPIPE;
 		if (c->kind == CHAN_KIND_LIST)
 			return -ENOMEM; /* the list never fills: a block allocation failed */
+		if (c->overflow)
+			return send_overflow(c, elem);
 		if (deadline == 0)
 			return busy_err;
 		if (wait_ready(c, &c->sendq, send_ready_poll, deadline) < 0)
@@ -205,6 +294,8 @@ int chan__buf_try_case(chan_t *c, int op, void *elem)
 {
 	enum ring_status st = op == CHAN_OP_SEND ? push_one(c, elem) : pop_one(c, elem);
 
+	if (st == RING_WOULD_BLOCK && op == CHAN_OP_SEND && c->overflow)
+		st = overflow(c, elem); /* a policy send case is always ready */
 	if (st == RING_OK) {
 		notify(c, op == CHAN_OP_SEND ? &c->recvq : &c->sendq, 1);
 		return 0;
@@ -237,12 +328,14 @@ static size_t buf_send_burst(chan_t *c, const void *elems, size_t n, int64_t dea
 	}
 	for (;;) {
 		k = ring_push_burst(&c->q.ring, src, n, &closed);
+		if (chan__unlikely(k < n && !closed && c->overflow))
+			k = overflow_burst(c, src, n, k);
 		if (k) {
 			notify(c, &c->recvq, k);
 			return k;
 		}
-		if (closed) {
-			errno = EPIPE;
+		if (closed || c->overflow) {
+			errno = EPIPE; /* a policy burst stops early only at a close */
 			return 0;
 		}
 		if (deadline == 0) {

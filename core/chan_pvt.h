@@ -49,7 +49,12 @@ enum chan_kind {
  *     when the lock is free (a newcomer always pairs with a waiting partner
  *     before it queues itself);
  *   - every entry in a queue belongs to a thread that is inside a call on
- *     this channel, so the channel outlives it (callers hold references).
+ *     this channel, so the channel outlives it (callers hold references);
+ *   - @overflow (CHAN_DROP_NEWEST, CHAN_DROP_OLDEST or 0) is 0 unless kind is
+ *     CHAN_KIND_RING; with CHAN_DROP_OLDEST the ring has CAS pops (MPMC or
+ *     SPMC), since the evicting sender acts as a consumer (ring/evict.h);
+ *   - @dropped counts every value the overflow policy discarded, one
+ *     increment per drop() call it makes (chan_dropped()).
  */
 struct chan {
 	/* Read-mostly. */
@@ -60,6 +65,7 @@ struct chan {
 	_Atomic uint32_t refs;
 	_Atomic bool closed; /* unbuffered only */
 	bool is_static;	     /* static storage (CHAN__STATIC_UNBUFFERED): never freed */
+	unsigned overflow;   /* CHAN_DROP_NEWEST, CHAN_DROP_OLDEST or 0 */
 
 	/* Wait queues: written only when somebody waits. */
 	alignas(CHAN_CACHELINE) struct chan__lock lock;
@@ -70,6 +76,10 @@ struct chan {
 		struct ring ring;
 		struct list list;
 	} q;
+
+	/* Written only by senders that discard, on a line of its own so that
+	 * an overflowing channel does not bounce the read-mostly fields. */
+	alignas(CHAN_CACHELINE) _Atomic uint64_t dropped;
 	/* Ring slots follow the struct, in the same allocation. */
 };
 

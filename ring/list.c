@@ -277,9 +277,11 @@ bool chan__list_close(struct list *l)
 
 bool chan__list_recv_ready(struct list *l)
 {
-	/* Seq_cst: the receivers' half of the Dekker pair with QC1. */
-	uint64_t tail = atomic_load_explicit(&l->tail.index, memory_order_seq_cst);
+	/* Seq_cst: the receivers' half of the Dekker pair with QC1. Head first,
+	 * then tail, as chan__ring_recv_ready() explains: "empty" is then true
+	 * at the instant of the tail load. */
 	uint64_t head = atomic_load_explicit(&l->head.index, memory_order_seq_cst);
+	uint64_t tail = atomic_load_explicit(&l->tail.index, memory_order_seq_cst);
 
 	return (tail & LIST_MARK) || (head >> LIST_SHIFT) != (tail >> LIST_SHIFT);
 }

@@ -52,6 +52,19 @@ void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 }
 
+/*
+ * Elements in [@head, @tail) counted by laps as well as by indices, so that a
+ * tail one lap + 1 ahead (an evicting push between EV1 and EV2) is not read
+ * as 1; capped at cap, which is what such a ring holds at its linearization.
+ */
+static uint64_t ring_count_snapshot(const struct ring *r, uint64_t head, uint64_t tail)
+{
+	uint64_t laps = (ring_lap(r, tail) - ring_lap(r, head)) / r->one_lap;
+	uint64_t n = laps * r->cap + ring_index(r, tail) - ring_index(r, head);
+
+	return n < r->cap ? n : r->cap;
+}
+
 uint64_t chan__ring_len(struct ring *r)
 {
 	for (;;) {
@@ -61,27 +74,38 @@ uint64_t chan__ring_len(struct ring *r)
 		uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
 
 		if (atomic_load_explicit(&r->tail, memory_order_seq_cst) == tail)
-			return ring_count(r, head, tail & ~r->mark_bit);
+			return ring_count_snapshot(r, head, tail & ~r->mark_bit);
 	}
 }
 
+/*
+ * The waiters' re-checks. Each loads its own side's word first (head for a
+ * receiver, tail for a sender), then the other, and asks exactly what the
+ * ring operation asks. The first word only moves forward and the second is
+ * read later, so "not ready" is then true at the instant of the second load:
+ * a receiver that read head h and then tail h saw an empty ring at that
+ * instant (head cannot have passed tail). The other order is wrong: a tail
+ * read before, and a head read after, another consumer's pop can say
+ * "empty" about a ring that never was (a lost wakeup, found by the model in
+ * tests/model; replayed by tests/regress/ready_torn_snapshot.c).
+ */
 bool chan__ring_recv_ready(struct ring *r)
 {
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+	RING_DEBUG_HOOK(r, "recv_ready: between the loads");
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
 
 	return (tail & r->mark_bit) || (tail & ~r->mark_bit) != head;
 }
 
 bool chan__ring_send_ready(struct ring *r)
 {
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
 
-	/* Head first: a consumer whose head RMW comes after our load in the
-	 * seq_cst order reads the waiter count after it and wakes us, so a
-	 * "full" that is stale by then loses nothing. */
-	return (tail & r->mark_bit) || ring_count(r, head, tail & ~r->mark_bit) < r->cap;
+	/* Full means tail is exactly a lap ahead of head (as the pushes test
+	 * it); no count from two loads taken at different times. */
+	return (tail & r->mark_bit) || (tail & ~r->mark_bit) != head + r->one_lap;
 }
 
 bool chan__ring_close(struct ring *r)

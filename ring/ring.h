@@ -16,16 +16,21 @@
  * slot was reserved by a consumer still copying out) waits for that one
  * thread: the window is a memcpy long. Such waits spin briefly, then yield.
  *
+ * The evicting push (ring/evict.h, for CHAN_DROP_OLDEST) is a push that
+ * also acts as a pop when the ring is full; it exists for the flavours with
+ * CAS pops only, and counts as a push and a pop in the table below.
+ *
  * Concurrency table (per ring):
- *   flavour  concurrent pushes   concurrent pops   push || pop   close || any
- *   mpmc     yes                 yes               yes           yes
- *   mpsc     yes                 no                yes           yes
- *   spmc     no                  yes               yes           yes
- *   spsc     no                  no                yes           yes
+ *   flavour  concurrent pushes   concurrent pops   push || pop   close || any   push_evict
+ *   mpmc     yes                 yes               yes           yes            yes
+ *   mpsc     yes                 no                yes           yes            never used
+ *   spmc     no                  yes               yes           yes            yes (as the push)
+ *   spsc     no                  no                yes           yes            never used
  */
 #ifndef CHAN_RING_RING_H
 #define CHAN_RING_RING_H
 
+#include "evict.h"
 #include "mpmc.h"
 #include "mpsc.h"
 #include "slots.h"
@@ -47,7 +52,11 @@ void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint
 /** chan__ring_storage_size() - bytes of slot storage, or 0 if that overflows size_t. */
 size_t chan__ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap);
 
-/** chan__ring_len() - elements in the ring now (a consistent snapshot of head and tail). */
+/**
+ * chan__ring_len() - elements in the ring now (a consistent snapshot of head
+ * and tail), at most cap: an evicting push between its two CASes reads as a
+ * full ring, which it is at that point of the linearization (ring/evict.h).
+ */
 uint64_t chan__ring_len(struct ring *r);
 
 /**
@@ -69,9 +78,9 @@ static inline bool ring_is_closed(struct ring *r)
  * chan__ring_recv_ready() - a pop could succeed now, or the ring is closed.
  * chan__ring_send_ready() - a push could succeed now, or the ring is closed.
  * Seq_cst loads: these are the waiters' re-checks in the channel's Dekker
- * pairs (recv: tail first, the word producers change; send: head first).
- * They may say "ready" spuriously, never "not ready" about a change whose
- * RMW precedes their first load in the seq_cst order.
+ * pairs (recv: head first, then tail; send: tail first, then head; see
+ * ring.c for why this order). They may say "ready" spuriously; "not ready"
+ * was true at the instant of their second load.
  */
 bool chan__ring_recv_ready(struct ring *r);
 bool chan__ring_send_ready(struct ring *r);

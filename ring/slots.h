@@ -17,7 +17,10 @@
  *   - head <= tail & ~mark_bit in position order, and tail is at most one lap
  *     (cap elements) ahead of head. Every flavour therefore advances head
  *     before it frees the slots it read (stamp = pos + one_lap): a producer
- *     may take a freed slot at once, and must find head already past it;
+ *     may take a freed slot at once, and must find head already past it.
+ *     The one exception is the evicting push (ring/evict.h): between its two
+ *     CASes tail is one lap + 1 ahead, which ring_count() would misread;
+ *     snapshots of such rings use chan__ring_len(), which reads it as full;
  *   - every flavour has stamped slots: slot i holds stamp == pos when it is free
  *     for the producer at pos, and pos + 1 when it holds the value written at
  *     pos; a consumer at pos frees it with stamp = pos + one_lap (Vyukov's

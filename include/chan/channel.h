@@ -22,6 +22,9 @@
  *
  *   (*)  unless CHAN_SINGLE_PRODUCER was given: then one sender at a time.
  *   (**) unless CHAN_SINGLE_CONSUMER was given: then one receiver at a time.
+ *   With CHAN_DROP_OLDEST a sender to a full channel also takes the oldest
+ *   value, racing the receivers; the table is the same (see enum chan_flags).
+ *   chan_dropped() may run at once with anything but the last release.
  *
  * Progress: try_ calls on buffered channels are lock-free, except that a
  * receiver may briefly wait for a sender that has reserved a slot and is
@@ -66,16 +69,61 @@ typedef struct chan chan_t;
 #define CHAN_ELEM_SIZE_MAX ((size_t)1 << 20)
 
 /**
- * Flags for chan_opts_t.flags. They are promises by the caller, and let the
- * channel pick a cheaper ring; breaking a promise is undefined behaviour.
- * They are ignored for unbuffered and unbounded channels.
+ * Flags for chan_opts_t.flags.
+ *
+ * CHAN_SINGLE_PRODUCER and CHAN_SINGLE_CONSUMER are promises by the caller,
+ * and let the channel pick a cheaper ring; breaking a promise is undefined
+ * behaviour. They are ignored for unbuffered and unbounded channels.
+ *
+ * CHAN_DROP_NEWEST and CHAN_DROP_OLDEST are overflow policies (Kotlin's
+ * BufferOverflow) for bounded channels (1 <= capacity <= CHAN_CAPACITY_MAX)
+ * only: with capacity 0 or CHAN_UNBOUNDED, or both together, chan_new_opts()
+ * fails with EINVAL. With either, no send ever waits: chan_send(),
+ * chan_try_send(), chan_send_timeout(), the send bursts and select send cases
+ * return 0 (the value went in, or was discarded and drop() ran on it) or
+ * -EPIPE (closed, as always: nothing was sent, nothing discarded, drop() not
+ * called). A send to a full channel
+ *   DROP_NEWEST  discards the value being sent;
+ *   DROP_OLDEST  evicts the oldest buffered value and enqueues the new one, as
+ *                one atomic step (ring/evict.h): a receiver never sees a gap
+ *                or a value twice, and a receiver and an evicting sender never
+ *                both take the same value.
+ * Receivers see the sent values in FIFO order with the discarded ones
+ * missing (for DROP_OLDEST always the oldest). A send discards only when the
+ * channel is full at its linearization point, so a channel that never fills
+ * never discards. Each discarded value goes to drop() (if set) exactly once,
+ * in the sending thread before the send returns, and is counted by
+ * chan_dropped(). Such a drop() may only read its element (for DROP_NEWEST
+ * it is the sender's own @elem) and must not call into the channel. A burst
+ * behaves as its values sent one by one, in order. A send that discards still
+ * wakes a waiting receiver, as any send does.
+ *
+ * Combinations: DROP_NEWEST with either SINGLE_ flag means what the SINGLE_
+ * flag says. DROP_OLDEST with CHAN_SINGLE_PRODUCER likewise. DROP_OLDEST with
+ * CHAN_SINGLE_CONSUMER is accepted and correct, but the promise buys nothing:
+ * an evicting sender takes the oldest value as a second consumer would, so
+ * the channel keeps its multi-consumer ring (the caller's single receiver
+ * still may rely on FIFO order).
+ *
+ * Progress with the drop policies: as for the other buffered sends; an
+ * evicting send is lock-free, except that between its two CASes (no user
+ * code) another sender on the same channel waits for it, as for a sender
+ * still copying into its slot.
  */
 enum chan_flags {
 	/** At most one thread sends (send, try_send, send_burst ...) at a time. */
 	CHAN_SINGLE_PRODUCER = 1u << 0,
 	/** At most one thread receives at a time. */
 	CHAN_SINGLE_CONSUMER = 1u << 1,
+	/** A send to a full channel discards the value being sent (drop() runs on it). */
+	CHAN_DROP_NEWEST = 1u << 2,
+	/** A send to a full channel evicts the oldest buffered value (drop() runs on it)
+	 * and enqueues the new one, as one atomic step. */
+	CHAN_DROP_OLDEST = 1u << 3,
 };
+/* DESIGN.md declares the policies as macros: #ifdef CHAN_DROP_OLDEST works. */
+#define CHAN_DROP_NEWEST CHAN_DROP_NEWEST
+#define CHAN_DROP_OLDEST CHAN_DROP_OLDEST
 
 /**
  * struct chan_opts - how to build a channel. Zeroed fields mean defaults;
@@ -83,10 +131,13 @@ enum chan_flags {
  * designated initialiser: (chan_opts_t){ .elem_size = 8, .capacity = 16 }.
  * @elem_size: bytes per element, 1 .. CHAN_ELEM_SIZE_MAX.
  * @capacity:  0 (unbuffered), 1 .. CHAN_CAPACITY_MAX, or CHAN_UNBOUNDED.
- * @flags:     CHAN_SINGLE_PRODUCER | CHAN_SINGLE_CONSUMER, or 0.
+ * @flags:     CHAN_SINGLE_PRODUCER, CHAN_SINGLE_CONSUMER, and at most one of
+ *             CHAN_DROP_NEWEST / CHAN_DROP_OLDEST (bounded only); or 0.
  * @drop:      if not NULL, called once with a pointer to every element still
  *             buffered when the channel is freed (never for elements that were
  *             received). It runs in the thread of the last chan_release().
+ *             With a drop policy it also runs once for every value the
+ *             policy discards, in the sending thread (see enum chan_flags).
  */
 typedef struct chan_opts {
 	size_t elem_size;
@@ -121,7 +172,9 @@ CHAN_API chan_t *chan_new(size_t elem_size, size_t capacity);
  * Concurrency: thread-safe. Pair with chan_release().
  *
  * Return: a channel holding one reference, or NULL with errno set to
- *   EINVAL  @opts is NULL, a field is out of range, or an unknown flag is set;
+ *   EINVAL  @opts is NULL, a field is out of range, an unknown flag is set,
+ *           CHAN_DROP_NEWEST and CHAN_DROP_OLDEST are both set, or either is
+ *           set with capacity 0 or CHAN_UNBOUNDED;
  *   ENOMEM  out of memory.
  */
 CHAN_API chan_t *chan_new_opts(const chan_opts_t *opts);
@@ -154,7 +207,8 @@ CHAN_API void chan_release(chan_t *c);
  * @elem: elem_size bytes, copied; the caller keeps @elem.
  *
  * Concurrency: MPMC-safe (see the flags); blocks. A send happens-before the
- * receive that takes the value completes.
+ * receive that takes the value completes. With CHAN_DROP_NEWEST/OLDEST it
+ * never blocks, and 0 also means "discarded" (see enum chan_flags).
  *
  * Return: 0, or
  *   -EPIPE   @c is closed, or was closed while we waited;
@@ -188,7 +242,8 @@ CHAN_API int chan_recv(chan_t *c, void *elem);
  * waiting. Concurrency: MPMC-safe; never blocks (see the progress note).
  *
  * Return: 0, or
- *   -EAGAIN  full (unbuffered: no receiver waiting);
+ *   -EAGAIN  full (unbuffered: no receiver waiting); never with a drop
+ *            policy, where a full channel discards instead;
  *   -EPIPE   @c is closed;
  *   -ENOMEM  @c is unbounded and could not grow;
  *   -EINVAL  @c or @elem is NULL.
@@ -223,7 +278,8 @@ CHAN_API int chan_try_recv(chan_t *c, void *elem);
  *
  * Return: 0, or
  *   -EPIPE      @c is closed, or was closed while we waited;
- *   -ETIMEDOUT  @timeout_ns passed (never returned early);
+ *   -ETIMEDOUT  @timeout_ns passed (never returned early); never with a
+ *               drop policy, where a full channel discards instead;
  *   -ENOMEM     @c is unbounded and could not grow;
  *   -EINVAL     @c or @elem is NULL.
  * On any error nothing was sent.
@@ -252,7 +308,10 @@ CHAN_API int chan_recv_timeout(chan_t *c, void *elem, int64_t timeout_ns);
  * is returned for a reason other than @n (@max) being 0, and then it says
  * why; a partial count sets nothing (the next call reports the reason).
  * On an unbuffered channel only the first element may wait for a partner;
- * the others go to partners already waiting.
+ * the others go to partners already waiting. With a drop policy a send
+ * burst never waits and counts the discarded values as sent: it returns @n,
+ * or, if the channel was closed meanwhile, how many were taken before that
+ * (0 with EPIPE if it was closed first).
  */
 
 /**
@@ -296,7 +355,7 @@ CHAN_API size_t chan_recv_burst(chan_t *c, void *elems, size_t max);
  * Concurrency: MPMC-safe; never blocks (see the progress note).
  *
  * Return: how many were sent, 1 .. @n; or 0 with errno
- *   EAGAIN  full (unbuffered: no receiver waiting);
+ *   EAGAIN  full (unbuffered: no receiver waiting); never with a drop policy;
  *   EPIPE   @c is closed;
  *   ENOMEM  @c is unbounded and could not grow;
  *   EINVAL  @c or @elems is NULL;
@@ -356,6 +415,23 @@ CHAN_API size_t chan_elem_size(const chan_t *c);
  * Returns false for NULL.
  */
 CHAN_API bool chan_is_closed(const chan_t *c);
+
+/**
+ * chan_dropped() - how many values the channel's overflow policy
+ * (CHAN_DROP_NEWEST, CHAN_DROP_OLDEST) has discarded so far.
+ * @c: channel, or NULL.
+ *
+ * Exact: every discard counts once, before the send that made it returns;
+ * values that drop() gets at the last chan_release() are not discards and
+ * do not count. Received + dropped + left at the last release == sent.
+ *
+ * Concurrency: thread-safe; wait-free; a snapshot (relaxed: a discard by
+ * another thread is seen once something else orders it before the call, a
+ * join or a channel operation, as for any counter).
+ *
+ * Return: the count; 0 for NULL and for channels without a drop policy.
+ */
+CHAN_API uint64_t chan_dropped(const chan_t *c);
 
 #ifdef __cplusplus
 }

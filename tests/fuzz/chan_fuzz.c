@@ -14,7 +14,9 @@
  * that channel, in all of its elem_size bytes (an odd size included), so a
  * received value that is not the model's head names the invariant it broke:
  * lost, duplicated, out of order, or corrupted. drop() must run exactly once
- * for every value left at the last chan_release(), and never otherwise.
+ * for every value left at the last chan_release(), once for every value a
+ * drop policy (CHAN_DROP_NEWEST/OLDEST) discards, inside the send that
+ * discards it, and never otherwise; chan_dropped() must count the discards.
  *
  * Every result, errno, len, cap, elem_size and is_closed is compared with the
  * model, and a mismatch aborts with the operation's index and a message (set
@@ -64,12 +66,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
  * @uid:      this channel's id, part of every value it carries.
  * @q:        sequence numbers buffered, oldest at @qhead (a circular array).
  * @next_seq: the next sequence number to send; values are never reused.
+ * @policy:   CHAN_DROP_NEWEST, CHAN_DROP_OLDEST or 0.
+ * @ndropped: values the policy discarded: chan_dropped() must say the same.
  */
 struct model {
 	chan_t *c;
 	unsigned uid;
 	size_t elem_size, cap;
-	unsigned flags;
+	unsigned flags, policy;
+	uint64_t ndropped;
 	bool has_drop, closed;
 	unsigned refs;
 	uint32_t next_seq;
@@ -95,6 +100,15 @@ static bool trace;
 static struct model *releasing;
 static struct elem_rec *dropped;
 static size_t ndropped, dropped_size;
+
+/*
+ * Discards by a drop policy: while a send call runs, drop() records here what
+ * it got; the model then appends what it expects (the value sent, or the
+ * oldest one) and the two must match as multisets.
+ */
+static bool sending;
+static struct elem_rec discarded[MAX_BURST], expected[MAX_BURST];
+static size_t ndiscarded, nexpected;
 
 static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
 {
@@ -205,9 +219,42 @@ static enum ready send_ready(const struct model *m)
 		return READY_EPIPE;
 	if (m->cap == 0)
 		return NOT_READY; /* a rendezvous needs a receiver: never here */
-	if (m->cap == CHAN_UNBOUNDED || m->qlen < m->cap)
-		return READY_OK;
+	if (m->cap == CHAN_UNBOUNDED || m->qlen < m->cap || m->policy)
+		return READY_OK; /* a drop policy never makes a send wait */
 	return NOT_READY;
+}
+
+/* The model's side of a discard: value @seq of @m goes to drop(). */
+static void expect_discard(struct model *m, uint32_t seq)
+{
+	m->ndropped++;
+	if (!m->has_drop)
+		return;
+	if (nexpected == MAX_BURST)
+		fail("more discards in one call than the harness can hold");
+	memset(&expected[nexpected], 0, sizeof(expected[0]));
+	encode(expected[nexpected].b, m->elem_size, m->uid, seq);
+	nexpected++;
+}
+
+/*
+ * A successful send of @seq on @m (send_ready() said READY_OK): enqueue it;
+ * on a full channel with a policy, discard it (DROP_NEWEST) or evict the
+ * oldest first (DROP_OLDEST).
+ */
+static void model_send(struct model *m, uint32_t seq)
+{
+	if (m->cap != CHAN_UNBOUNDED && m->qlen == m->cap) {
+		if (m->policy == CHAN_DROP_NEWEST) {
+			expect_discard(m, seq);
+			return;
+		}
+		if (m->policy != CHAN_DROP_OLDEST)
+			fail("the model sent to a full channel without a policy");
+		expect_discard(m, q_at(m, 0));
+		q_pop(m);
+	}
+	q_push(m, seq);
 }
 
 static enum ready recv_ready(const struct model *m)
@@ -260,12 +307,80 @@ static void check_head(const struct model *m, const uint8_t *got, size_t i, cons
 
 /* ---- drop() and the last release ----------------------------------------- */
 
-static void on_drop(void *elem)
+static int cmp_rec(const void *a, const void *b);
+
+/* drop() during a send: a discard. The element's size comes with the
+ * drop function (one per size), since a select may send on several. */
+static void on_discard(const void *elem, size_t es)
 {
+	if (ndiscarded == MAX_BURST)
+		fail("drop() ran more often in one call than values were sent");
+	memset(&discarded[ndiscarded], 0, sizeof(discarded[0]));
+	memcpy(discarded[ndiscarded].b, elem, es);
+	ndiscarded++;
+}
+
+static void begin_send(void)
+{
+	sending = true;
+	ndiscarded = nexpected = 0;
+}
+
+/* After a send call and the model's update: the discards must match. */
+static void end_send(void)
+{
+	sending = false;
+	if (ndiscarded != nexpected)
+		fail("drop() ran %zu times in this call, the model discarded %zu values",
+		     ndiscarded, nexpected);
+	qsort(discarded, ndiscarded, sizeof(discarded[0]), cmp_rec);
+	qsort(expected, nexpected, sizeof(expected[0]), cmp_rec);
+	for (size_t i = 0; i < nexpected; i++)
+		if (cmp_rec(&discarded[i], &expected[i]) != 0)
+			fail("drop() got a value the policy should not have discarded (or missed "
+			     "one)");
+}
+
+static void on_drop_sized(void *elem, size_t es);
+
+static void on_drop_1(void *elem)
+{
+	on_drop_sized(elem, 1);
+}
+
+static void on_drop_4(void *elem)
+{
+	on_drop_sized(elem, 4);
+}
+
+static void on_drop_8(void *elem)
+{
+	on_drop_sized(elem, 8);
+}
+
+static void on_drop_13(void *elem)
+{
+	on_drop_sized(elem, 13);
+}
+
+static void (*drop_fn(size_t es))(void *)
+{
+	return es == 1 ? on_drop_1 : es == 4 ? on_drop_4 : es == 8 ? on_drop_8 : on_drop_13;
+}
+
+static void on_drop_sized(void *elem, size_t es)
+{
+	if (sending) {
+		on_discard(elem, es);
+		return;
+	}
 	if (!releasing)
-		fail("drop() ran outside the last chan_release()");
+		fail("drop() ran outside the last chan_release() and the discarding sends");
 	if (!releasing->has_drop)
 		fail("drop() ran for a channel created without one");
+	if (releasing->elem_size != es)
+		fail("drop() of a %zu-byte channel got the %zu-byte one's", releasing->elem_size,
+		     es);
 	if (ndropped == dropped_size) {
 		dropped_size = dropped_size ? 2 * dropped_size : 64;
 		dropped = xrealloc(dropped, dropped_size * sizeof(*dropped));
@@ -349,6 +464,10 @@ static void check_snapshots(void)
 		if (chan_is_closed(m->c) != m->closed)
 			fail("chan_is_closed(channel %u) = %d, model %d", m->uid,
 			     chan_is_closed(m->c), m->closed);
+		if (chan_dropped(m->c) != m->ndropped)
+			fail("chan_dropped(channel %u) = %llu, model %llu", m->uid,
+			     (unsigned long long)chan_dropped(m->c),
+			     (unsigned long long)m->ndropped);
 	}
 }
 
@@ -419,13 +538,17 @@ static void op_new(struct input *in)
 {
 	struct model *m = &slots[take(in) % NSLOTS];
 	uint8_t k = take(in), b = take(in);
+	/* Bits 6-7: none, CHAN_DROP_NEWEST, CHAN_DROP_OLDEST, or both (EINVAL). */
+	static const unsigned policies[] = {0, CHAN_DROP_NEWEST, CHAN_DROP_OLDEST,
+					    CHAN_DROP_NEWEST | CHAN_DROP_OLDEST};
 	chan_opts_t o = {
 		.elem_size = elem_sizes[b & 3],
 		.capacity = caps[k % (sizeof(caps) / sizeof(caps[0]))],
-		.flags = (b >> 2) & 3, /* CHAN_SINGLE_PRODUCER, CHAN_SINGLE_CONSUMER */
-		.drop = (b & 0x10) ? NULL : on_drop,
+		.flags = ((b >> 2) & 3) | policies[b >> 6], /* SP, SC; the policy */
+		.drop = (b & 0x10) ? NULL : drop_fn(elem_sizes[b & 3]),
 	};
-	bool plain = b & 0x20;
+	bool plain = b & 0x20, bad;
+	unsigned policy;
 	chan_t *c;
 
 	model_release_all(m);
@@ -433,7 +556,20 @@ static void op_new(struct input *in)
 		o.flags = 0;
 		o.drop = NULL;
 	}
+	policy = o.flags & (CHAN_DROP_NEWEST | CHAN_DROP_OLDEST);
+	bad = policy == (CHAN_DROP_NEWEST | CHAN_DROP_OLDEST) ||
+	      (policy && (o.capacity == 0 || o.capacity == CHAN_UNBOUNDED));
+	errno = 0;
 	c = plain ? chan_new(o.elem_size, o.capacity) : chan_new_opts(&o);
+	if (bad) {
+		say("slot %td: cap %zd (-1: unbounded) flags %#x: %p errno %d (want NULL, EINVAL)",
+		    m - slots, (ssize_t)o.capacity, o.flags, (void *)c, errno);
+		if (c || errno != EINVAL)
+			fail("chan_new_opts(cap %zd, flags %#x) gave %p, errno %d; expected NULL, "
+			     "EINVAL",
+			     (ssize_t)o.capacity, o.flags, (void *)c, errno);
+		return;
+	}
 	if (!c)
 		fail("chan_new%s(elem %zu, cap %zu, flags %u) failed: errno %d",
 		     plain ? "" : "_opts", o.elem_size, o.capacity, o.flags, errno);
@@ -442,6 +578,7 @@ static void op_new(struct input *in)
 	m->elem_size = o.elem_size;
 	m->cap = o.capacity;
 	m->flags = o.flags;
+	m->policy = policy;
 	m->has_drop = o.drop != NULL;
 	m->refs = 1;
 	say("slot %td = channel %s: elem %zu cap %zd (-1: unbounded) flags %u drop %d", m - slots,
@@ -463,6 +600,10 @@ static void op_new_edge(struct input *in)
 		{.elem_size = 8, .capacity = 4, .flags = 1u << 31},
 		{.elem_size = 1, .capacity = 0, .flags = 1u << 16},
 		{.elem_size = 13, .capacity = CHAN_UNBOUNDED, .flags = 1u << 20 | 1u},
+		/* The drop policies: bounded only, one at a time. */
+		{.elem_size = 8, .capacity = 0, .flags = CHAN_DROP_NEWEST},
+		{.elem_size = 4, .capacity = CHAN_UNBOUNDED, .flags = CHAN_DROP_OLDEST | 2u},
+		{.elem_size = 8, .capacity = 4, .flags = CHAN_DROP_NEWEST | CHAN_DROP_OLDEST},
 	};
 	uint8_t b = take(in);
 	size_t nbad = sizeof(bad) / sizeof(bad[0]);
@@ -519,6 +660,7 @@ static void op_send(struct input *in, enum mode mode)
 	if (m->c)
 		encode(sendbuf, m->elem_size, m->uid, seq);
 	t0 = chan_now();
+	begin_send();
 	switch (mode) {
 	case BLOCKING:
 		r = chan_send(m->c, null_elem ? NULL : sendbuf);
@@ -546,7 +688,8 @@ static void op_send(struct input *in, enum mode mode)
 	if (r == -ETIMEDOUT)
 		check_not_early(t0, timeout);
 	if (r == 0)
-		q_push(m, seq);
+		model_send(m, seq);
+	end_send();
 }
 
 static void op_recv(struct input *in, enum mode mode)
@@ -631,6 +774,7 @@ static void op_send_burst(struct input *in, bool try)
 		m->next_seq += (uint32_t)n;
 	}
 	errno = 0;
+	begin_send();
 	k = try ? chan_try_send_burst(m->c, null_elems ? NULL : sendbuf, n)
 		: chan_send_burst(m->c, null_elems ? NULL : sendbuf, n);
 	say("channel %s n %zu%s: %zu, errno %d", cname(m), n, null_elems ? " elems NULL" : "", k,
@@ -638,12 +782,14 @@ static void op_send_burst(struct input *in, bool try)
 	if (!m->c || null_elems) {
 		if (k != 0 || errno != EINVAL)
 			fail("bad arguments gave %zu, errno %d; expected 0, EINVAL", k, errno);
+		end_send();
 		return;
 	}
 	if (n == 0 || st == NOT_READY) {
 		if (k != 0)
 			fail("sent %zu of %zu (channel %u, cap %zu, len %zu): nothing can go in", k,
 			     n, m->uid, m->cap, m->qlen);
+		end_send();
 		return;
 	}
 	if (st == READY_EPIPE) {
@@ -652,6 +798,17 @@ static void op_send_burst(struct input *in, bool try)
 		if (k != 0 || errno != EPIPE)
 			fail("closed channel %u: sent %zu, errno %d; expected 0, EPIPE", m->uid, k,
 			     errno);
+		end_send();
+		return;
+	}
+	if (m->policy) {
+		/* channel.h: a policy burst is its values sent one by one, and
+		 * takes all n unless a close cuts it short. */
+		if (k != n)
+			fail("policy channel %u: burst took %zu of %zu", m->uid, k, n);
+		for (size_t i = 0; i < k; i++)
+			model_send(m, seq0 + (uint32_t)i);
+		end_send();
 		return;
 	}
 	/* "Fewer than n may go in even if more would have fit": 1 .. room. A
@@ -663,6 +820,7 @@ static void op_send_burst(struct input *in, bool try)
 		     m->uid, m->cap, m->qlen, hi);
 	for (size_t i = 0; i < k; i++)
 		q_push(m, seq0 + (uint32_t)i);
+	end_send();
 }
 
 static void op_recv_burst(struct input *in, bool try)
@@ -782,6 +940,7 @@ static void op_select(struct input *in, enum mode mode)
 		  : mode == TRY	   ? "chan_try_select"
 				   : "chan_select_timeout";
 	t0 = chan_now();
+	begin_send();
 	switch (mode) {
 	case BLOCKING:
 		r = chan_select(null_cases ? NULL : cases, n);
@@ -833,7 +992,7 @@ static void op_select(struct input *in, enum mode mode)
 			fail("case %d fired with err %d, expected %d", r, cases[r].err,
 			     ready[r] == READY_EPIPE ? -EPIPE : 0);
 		if (ready[r] == READY_OK && cases[r].op == CHAN_OP_SEND) {
-			q_push(m, seqs[r]);
+			model_send(m, seqs[r]);
 		} else if (ready[r] == READY_OK) {
 			if (cases[r].elem)
 				check_head(m, cases[r].elem, 0, "select receive case");
@@ -844,6 +1003,7 @@ static void op_select(struct input *in, enum mode mode)
 					fail("case %d fired -EPIPE but wrote to elem", r);
 		}
 	}
+	end_send(); /* a discard only by the case that fired */
 	/* The cases that did not fire: err and receive buffers untouched. */
 	for (size_t i = 0; i < n; i++) {
 		if ((int)i == r)

@@ -3,21 +3,23 @@
 # tests/fuzz/gen_corpus.sh - write the seed corpus (tests/fuzz/corpus/): one
 # small program per area of the API, in the byte code that decode_op() in
 # chan_fuzz.c reads. Run once after changing the decoding, then commit the
-# files; the fuzzer grows its own working corpus from these.
+# files; the fuzzer grows its own working corpus from these. It rewrites only
+# the seeds it generates: reproducers moved into corpus/ from crashes/ (such as
+# select_distinct_versions) stay.
 set -euo pipefail
 cd "$(dirname "$0")"
 out=corpus
-rm -rf "$out"
 mkdir -p "$out"
 
 # ---- the byte code (keep in step with chan_fuzz.c) ----
 # Slots 0..5 hold channels; slot 6 is always empty (a NULL channel).
 NUL=6
 # caps[]: 0 1 2 3 4 7 8 31 32 33 100 unbounded
-C0=0 C1=1 C2=2 C7=5 C31=7 C33=9 C100=10 CUNB=11
+C0=0 C1=1 C2=2 C3=3 C7=5 C31=7 C33=9 C100=10 CUNB=11
 # new's third byte: elem size (bits 0-1: 1 4 8 13), flags (bits 2-3: SP, SC),
-# 0x10 no drop(), 0x20 plain chan_new().
-E1=0 E4=1 E8=2 E13=3 SP=4 SC=8 NODROP=16 PLAIN=32
+# 0x10 no drop(), 0x20 plain chan_new(), bits 6-7 the drop policy (NEWEST,
+# OLDEST, both: EINVAL).
+E1=0 E4=1 E8=2 E13=3 SP=4 SC=8 NODROP=16 PLAIN=32 DNEW=64 DOLD=128 DBOTH=192
 # timeouts[]: 0 -1 INT64_MIN 1 1000 20000 INT64_MAX INT64_MAX-1
 T0=0 TNEG=1 TMIN=2 T1NS=3 T1US=4 T20US=5 TMAX=6 TMAX1=7
 # a burst byte: 0..7 as is, 0x80|n for n up to 127.
@@ -124,7 +126,7 @@ try_select 255  1 $BUF  1 $BUF  1 $BUF
 write select
 
 # Constructors: every bad option set gives NULL + EINVAL; the largest element.
-for i in 0 1 2 3 4 5 6 7 8 9 128 130; do edge $i; done
+for i in 0 1 2 3 4 5 6 7 8 9 10 11 12 128 130; do edge $i; done
 query_null; retain $NUL; release $NUL
 write new_edge
 
@@ -141,5 +143,25 @@ send_to 4 $TMAX; send_to 4 $TMAX1; send_to 4 $TMIN; send_to 4 $T1NS; send_to 4 $
 recv_to 4 $TMAX; recv_to 4 $TMIN; recv_to 4 $TMAX1; recv_to 4 $T1NS
 close_ 4; recv_to 4 $TMAX; send_to 4 $TMAX
 write timeouts
+
+# Drop policies: DROP_NEWEST keeps the first values, DROP_OLDEST the last, in
+# every send form, bursts above the room, select send cases on full channels,
+# drop() on the discards and at the release; bad combinations give EINVAL.
+new 0 $C2 $((E8 | DNEW)); new 1 $C3 $((E13 | DOLD | SC)); new 2 $C1 $((E1 | DOLD | SP | NODROP))
+new 3 $C0 $((E8 | DNEW)); new 3 $CUNB $((E4 | DOLD)); new 3 $C7 $((E8 | DBOTH))
+new 3 $C7 $((E4 | DNEW | SP | SC))
+for s in 0 1 2; do
+	send $s; try_send $s; send_to $s $T0; send_to $s $TMAX; send $s; try_send $s
+	recv $s; try_send_burst $s "$(big 20)"; recv_burst $s 7
+	send_burst $s 5; try_recv $s
+done
+send_burst 3 "$(big 100)"; recv_burst 3 2; send_burst 3 4
+select_ 2  $((SEND | 0)) $BUF  $((SEND | 1)) $BUF
+try_select 3  $((SEND | 1)) $BUF  $((SEND | 2)) $BUF  4 $BUF
+select_to 1  $((SEND | 2)) $BUF  $T0
+close_ 1; send 1; send_burst 1 3; try_select 1  $((SEND | 1)) $BUF
+recv 1; recv 1; recv 1; recv 1
+release 0; release 1; release 2
+write drop
 
 ls "$out" | wc -l | xargs echo "gen_corpus: seeds written to tests/fuzz/$out:"

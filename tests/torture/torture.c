@@ -6,8 +6,9 @@
  * Each round builds a random scenario and checks conservation:
  *   - channels of every kind and flavour (unbuffered, capacity 1, small,
  *     1024, unbounded; CHAN_SINGLE_PRODUCER/CONSUMER where the round's
- *     wiring allows it; 8- and 24-byte elements), each first given a long
- *     history of its own, so selects meet distinct versions;
+ *     wiring allows it; CHAN_DROP_NEWEST/OLDEST on some bounded ones; 8- and
+ *     24-byte elements), each first given a long history of its own, so
+ *     selects meet distinct versions;
  *   - producers (pthreads or chan_go tasks) sending with plain, try, timed
  *     and burst sends, and selects over several channels at once;
  *   - consumers receiving with plain, try, timed and burst receives, and
@@ -16,8 +17,10 @@
  *   - a closer that closes channels early, racing everything, a context
  *     canceled (or timed out) mid-round, wait groups joining the tasks.
  * Invariants, checked on every value: nothing lost (every successful send
- * is received exactly once, by a consumer or by the final drain), nothing
- * doubled, nothing invented, no failed or timed-out send delivered, FIFO per
+ * is received exactly once, by a consumer or by the final drain, or, on a
+ * channel with a drop policy, handed to drop() exactly once instead),
+ * nothing doubled, nothing invented, chan_dropped() equal to the drop()
+ * calls, no failed or timed-out send delivered, FIFO per
  * producer as each consumer sees each channel, elements intact (24-byte
  * elements carry a checksum), and every blocked operation returns (a
  * watchdog aborts a round that does not finish).
@@ -198,6 +201,7 @@ struct round {
 	chan_wg_t wg;
 	_Atomic bool finished;
 	_Atomic uint64_t ops;
+	_Atomic uint64_t drops; /* drop() calls by the drop policies */
 };
 
 static struct round R;
@@ -223,6 +227,24 @@ static void record_received(unsigned who, uint64_t *last, unsigned chi, uint64_t
 		     (unsigned long long)s, (unsigned long long)*l);
 	*l = s;
 	atomic_fetch_add_explicit(&R.ops, 1, memory_order_relaxed);
+}
+
+/* drop() of the channels with a drop policy: a discarded value counts as
+ * delivered, once, like a received one. */
+static void on_drop(void *elem)
+{
+	uint64_t v = get_value(elem, R.esize);
+	unsigned p = (unsigned)(v >> 48);
+	uint64_t s = v & ((1ull << 48) - 1);
+
+	if (p >= R.nprod || s >= R.per_prod)
+		fail("value invented", "drop() got %llx", (unsigned long long)v);
+	/* Relaxed: counters checked after the joins. */
+	if (atomic_fetch_add_explicit(&R.received[p][s], 1, memory_order_relaxed) != 0)
+		fail("dequeued twice",
+		     "producer %u seq %llu dropped, and received or dropped before", p,
+		     (unsigned long long)s);
+	atomic_fetch_add_explicit(&R.drops, 1, memory_order_relaxed);
 }
 
 static void close_channel(unsigned i)
@@ -599,6 +621,10 @@ static chan_t *new_channel(bool sp, bool sc)
 		o.flags |= CHAN_SINGLE_PRODUCER;
 	if (sc && chance(2))
 		o.flags |= CHAN_SINGLE_CONSUMER;
+	if (cap != 0 && cap != CHAN_UNBOUNDED && chance(3)) {
+		o.flags |= chance(2) ? CHAN_DROP_NEWEST : CHAN_DROP_OLDEST;
+		o.drop = on_drop;
+	}
 	c = chan_new_opts(&o);
 	if (!c)
 		fail("setup", "chan_new_opts: errno %d", errno);
@@ -686,6 +712,7 @@ static void check_round(void)
 {
 	uint64_t *last = malloc(sizeof(uint64_t) * MAXCH * MAXPROD);
 	unsigned char buf[sizeof(struct elem24)];
+	uint64_t dropped = 0;
 
 	if (!last)
 		fail("setup", "out of memory");
@@ -704,7 +731,11 @@ static void check_round(void)
 			     atomic_load(&R.closes_ok[i]));
 		if (chan_len(R.ch[i]) != 0)
 			fail("closed and drained", "channel %u: len %zu", i, chan_len(R.ch[i]));
+		dropped += chan_dropped(R.ch[i]);
 	}
+	if (dropped != atomic_load(&R.drops))
+		fail("chan_dropped exact", "chan_dropped sums to %llu, drop() ran %llu times",
+		     (unsigned long long)dropped, (unsigned long long)atomic_load(&R.drops));
 	free(last);
 	for (unsigned p = 0; p < R.nprod; p++) {
 		for (uint64_t s = 0; s < R.per_prod; s++) {
@@ -712,7 +743,8 @@ static void check_round(void)
 			uint8_t got = atomic_load(&R.received[p][s]);
 
 			if (st == SENT_OK && got != 1)
-				fail("nothing lost", "producer %u seq %llu sent, received %u times", p,
+				fail("nothing lost",
+				     "producer %u seq %llu sent, received or dropped %u times", p,
 				     (unsigned long long)s, got);
 			if (st != SENT_OK && got != 0)
 				fail("no failed send delivered",
@@ -807,18 +839,20 @@ int main(int argc, char **argv)
 	chan__ring_debug_hook = ring_hook;
 
 	int64_t start = chan_now(), end = start + (int64_t)(seconds * 1e9);
-	uint64_t moved = 0;
+	uint64_t moved = 0, dropped = 0;
 
 	for (round_no = 0; round_no < max_rounds && chan_now() < end; round_no++) {
 		run_round(budget);
 		moved += atomic_load(&R.ops);
+		dropped += atomic_load(&R.drops);
 		if (!quiet && round_no % 50 == 0)
 			printf("round %u: %u channels, %u producers, %u consumers, %llu values\n",
 			       round_no, R.nch, R.nprod, R.ncons, (unsigned long long)R.ops);
 	}
-	printf("torture: ok: %u rounds, %llu values moved and checked, %llu hook hits, "
-	       "%.1f s, seed %llu (%s)\n",
-	       round_no, (unsigned long long)moved, (unsigned long long)atomic_load(&hook_hits),
+	printf("torture: ok: %u rounds, %llu values moved and checked, %llu dropped by a policy, "
+	       "%llu hook hits, %.1f s, seed %llu (%s)\n",
+	       round_no, (unsigned long long)moved, (unsigned long long)dropped,
+	       (unsigned long long)atomic_load(&hook_hits),
 	       (double)(chan_now() - start) / 1e9, (unsigned long long)seed,
 #ifdef CHAN_DEBUG_HOOKS
 	       "protocol-window hooks on"

@@ -274,3 +274,103 @@ Test(ring, lap_encoding_helpers)
 	cr_assert_eq(ring_count(r, 5, 16 + 2), 4);
 	tring_free(&t);
 }
+
+/* ---- the evicting push (ring/evict.h), on the flavours with CAS pops ---- */
+
+/* check() for elements up to 300 bytes. */
+static void check_big(const unsigned char *buf, size_t size, uint64_t v)
+{
+	unsigned char want[300];
+
+	fill(want, size, v);
+	cr_assert(memcmp(buf, want, size) == 0, "element %llu corrupted (size %zu)",
+		  (unsigned long long)v, size);
+}
+
+struct evicted_log {
+	size_t es, n;
+	uint64_t v[64];
+};
+
+static void log_evicted(void *elem, void *arg)
+{
+	struct evicted_log *l = arg;
+	uint64_t v = 0;
+
+	memcpy(&v, elem, l->es < 8 ? l->es : 8);
+	cr_assert_lt(l->n, 64);
+	l->v[l->n++] = v;
+}
+
+Test(ring, push_evict_keeps_the_newest_cap)
+{
+	static const enum ring_kind ekinds[] = { RING_MPMC, RING_SPMC };
+	/* 8 and 24 are copied out; 300 is evicted in place (RING_EVICT_COPY_MAX). */
+	static const size_t sizes[] = { 8, 24, 300 };
+	static const uint64_t caps[] = { 1, 2, 7 };
+
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t z = 0; z < 3; z++) {
+			for (size_t c = 0; c < 3; c++) {
+				size_t es = sizes[z];
+				uint64_t cap = caps[c], n = 5 * cap + 3;
+				struct tring t = tring_new(ekinds[k], es, cap);
+				struct evicted_log log = { .es = es };
+				unsigned char in[300], out[300];
+
+				cr_assert_gt(RING_EVICT_COPY_MAX, 24);
+				cr_assert_lt(RING_EVICT_COPY_MAX, 300);
+				for (uint64_t v = 0; v < n; v++) {
+					fill(in, es, v);
+					cr_assert_eq(ring_push_evict(t.r, in, log_evicted, &log),
+						     RING_OK);
+					cr_assert_leq(chan__ring_len(t.r), cap);
+				}
+				cr_assert_eq(log.n, n - cap,
+					     "one eviction per push into a full ring");
+				for (uint64_t i = 0; i < log.n; i++)
+					cr_assert_eq(log.v[i], i, "evicted out of order (size %zu)",
+						     es);
+				for (uint64_t v = n - cap; v < n; v++) {
+					cr_assert_eq(pop(t.r, out), RING_OK);
+					check_big(out, es, v);
+				}
+				cr_assert_eq(pop(t.r, out), RING_WOULD_BLOCK);
+				/* Room again: a plain push, nothing evicted. */
+				fill(in, es, 999);
+				cr_assert_eq(ring_push_evict(t.r, in, log_evicted, &log), RING_OK);
+				cr_assert_eq(log.n, n - cap);
+				cr_assert_eq(pop(t.r, out), RING_OK);
+				check_big(out, es, 999);
+				/* Closed: refused, nothing evicted. */
+				ring_push_evict(t.r, in, log_evicted, &log);
+				chan__ring_close(t.r);
+				for (uint64_t i = 1; i < cap; i++)
+					ring_push_evict(t.r, in, log_evicted, &log);
+				cr_assert_eq(ring_push_evict(t.r, in, log_evicted, &log),
+					     RING_CLOSED);
+				cr_assert_eq(log.n, n - cap);
+				tring_free(&t);
+			}
+		}
+	}
+}
+
+Test(ring, len_reads_a_pending_eviction_as_full)
+{
+	/* The state between EV1 and EV2: tail one lap + 1 ahead of head. */
+	struct tring t = tring_new(RING_MPMC, 8, 7);
+	struct ring *r = t.r;
+
+	atomic_store_explicit(&r->head, 3, memory_order_relaxed);
+	atomic_store_explicit(&r->tail, r->one_lap + 4, memory_order_relaxed);
+	cr_assert_eq(chan__ring_len(r), 7);
+	atomic_store_explicit(&r->head, 6, memory_order_relaxed);
+	atomic_store_explicit(&r->tail, 2 * r->one_lap, memory_order_relaxed);
+	cr_assert_eq(chan__ring_len(r), 7, "across the last index");
+	atomic_store_explicit(&r->tail, r->one_lap + 6, memory_order_relaxed);
+	cr_assert_eq(chan__ring_len(r), 7);
+	atomic_store_explicit(&r->tail, r->one_lap + 2, memory_order_relaxed);
+	cr_assert_eq(chan__ring_len(r), 3);
+	tring_free(&t);
+}
