@@ -36,5 +36,7 @@
 #include <chan/select.h>
 #include <chan/task.h>
 #include <chan/timer.h>
+#include <chan/limiter.h>
+#include <chan/sem.h>
 
 #endif /* CHAN_CHAN_H */
