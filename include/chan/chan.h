@@ -38,5 +38,6 @@
 #include <chan/timer.h>
 #include <chan/limiter.h>
 #include <chan/sem.h>
+#include <chan/group.h>
 
 #endif /* CHAN_CHAN_H */
