@@ -39,5 +39,6 @@
 #include <chan/limiter.h>
 #include <chan/sem.h>
 #include <chan/group.h>
+#include <chan/stage.h>
 
 #endif /* CHAN_CHAN_H */
