@@ -40,5 +40,6 @@
 #include <chan/sem.h>
 #include <chan/group.h>
 #include <chan/stage.h>
+#include <chan/async.h>
 
 #endif /* CHAN_CHAN_H */
