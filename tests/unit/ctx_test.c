@@ -377,11 +377,11 @@ Test(ctx, stop_after_before_cancel_means_fn_never_runs)
 
 Test(ctx, after_func_fires_on_deadline_and_parent_cancel)
 {
+	int64_t t0 = chan_now(); /* before the deadline is set: never early from here */
 	chan_ctx_t *parent = chan_ctx_with_cancel(chan_ctx_background());
 	chan_ctx_t *child = chan_ctx_with_cancel(parent);
 	chan_ctx_t *timed = chan_ctx_with_timeout(chan_ctx_background(), 5 * MS);
 	struct after_probe pc, pt;
-	int64_t t0 = chan_now();
 
 	probe_init(&pc, child);
 	probe_init(&pt, timed);
