@@ -22,6 +22,7 @@
 #include "stage_pvt.h"
 
 struct merge {
+	chan_group_t *g;
 	chan_t *out; /* referenced */
 	size_t n, esz, batch;
 	void (*drop)(void *);
@@ -68,8 +69,13 @@ static int merge_main(chan_ctx_t *ctx, void *arg)
 		if (moved > 0)
 			continue;
 		r = chan_select(m->cases, m->n + 1);
-		if (r < 0 || (size_t)r == m->n)
-			break; /* canceled (or no memory for a large select) */
+		if (r < 0) {
+			/* No memory for a large select: fail, never end quietly. */
+			chan_group_cancel(m->g, r);
+			break;
+		}
+		if ((size_t)r == m->n)
+			break; /* canceled */
 		if (m->cases[r].err == -EPIPE) {
 			m->cases[r].chan = NULL; /* closed and drained */
 			live--;
@@ -113,7 +119,7 @@ chan_t *chan_merge(chan_group_t *g, chan_t *const ins[], size_t n, const chan_st
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		goto fail;
-	*m = (struct merge){ .out = out, .n = n, .esz = esz, .batch = chan__stage_batch(o),
+	*m = (struct merge){ .g = g, .out = out, .n = n, .esz = esz, .batch = chan__stage_batch(o),
 			     .drop = o->out.drop };
 	m->cases = calloc(n + 1, sizeof(*m->cases));
 	m->ins = calloc(n, sizeof(*m->ins));

@@ -78,6 +78,7 @@ fail:
 }
 
 struct or_sigs {
+	chan_group_t *g;
 	chan_t *out; /* referenced */
 	size_t n;
 	chan_case_t cases[]; /* n signals (referenced) + done */
@@ -88,7 +89,11 @@ static int or_main(chan_ctx_t *ctx, void *arg)
 	struct or_sigs *s = arg;
 
 	s->cases[s->n] = (chan_case_t){ .chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV };
-	chan_select(s->cases, s->n + 1); /* any case: a value (discarded), a close, or done */
+	/* Any case: a value (discarded), a close, or done. */
+	int r = chan_select(s->cases, s->n + 1);
+
+	if (r < 0) /* no memory for a large select: fail, never close quietly */
+		chan_group_cancel(s->g, r);
 	chan_close(s->out);
 	chan_release(s->out);
 	for (size_t i = 0; i < s->n; i++)
@@ -120,6 +125,7 @@ chan_t *chan_or(chan_group_t *g, chan_t *const sigs[], size_t n)
 	s = malloc(sizeof(*s) + (n + 1) * sizeof(s->cases[0]));
 	if (!s)
 		goto fail;
+	s->g = g;
 	s->out = chan_retain(out);
 	s->n = n;
 	for (size_t i = 0; i < n; i++)

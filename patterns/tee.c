@@ -115,6 +115,8 @@ static int deliver(struct tee *t, size_t k, chan_ctx_t *ctx)
 			r = 0;
 			continue;
 		}
+		if (r < 0) /* no memory for a large select: fail, never end quietly */
+			chan_group_cancel(t->g, r);
 		/* Canceled, or an output closed under us (not ours to allow). */
 		r = r >= 0 && (size_t)r < t->n ? t->cases[r].err : -ECANCELED;
 		break;

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -434,9 +435,16 @@ Test(stage, tee_lockstep_stops_at_capacity_plus_one)
 			cr_assert_eq(chan_recv(outs[0], &v), 0);
 			cr_assert_eq(v, i);
 		}
+		/* The tee has taken cap + 1 values; the producer counts them
+		 * just after its sends return. */
+		int64_t give_up = chan_now() + 30000 * MS;
+
+		while (atomic_load(&p.sent) < cap + 1 && chan_now() < give_up)
+			sched_yield();
 		cr_assert_eq(chan_recv_timeout(outs[0], &v, 20 * MS), -ETIMEDOUT,
 			     "cap %zu: the tee ran ahead of its unread output", cap);
-		cr_assert_eq(atomic_load(&p.sent), cap + 1);
+		cr_assert_eq(atomic_load(&p.sent), cap + 1, "cap %zu: took %llu values", cap,
+			     (unsigned long long)atomic_load(&p.sent));
 		for (uint64_t i = 0; i < cap + 1; i++) {
 			cr_assert_eq(chan_recv(outs[1], &v), 0);
 			cr_assert_eq(v, i);
