@@ -12,6 +12,8 @@
 
 #include <chan/chan.h>
 
+#include "ring/fault.h"
+
 #define MS 1000000LL
 
 static bool done_closed(chan_ctx_t *c)
@@ -518,4 +520,25 @@ Test(ctx, stop_after_racing_cancel_is_exactly_once)
 		cr_assert_leq(atomic_load(&runs), 1);
 		chan_ctx_release(r.ctx);
 	}
+}
+
+Test(ctx, after_func_out_of_memory_retains_nothing)
+{
+	chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+	struct after_probe p;
+
+	probe_init(&p, c);
+	chan__fault_arm(CHAN__FAULT_ALLOC, 1);
+	errno = 0;
+	cr_assert_null(chan_ctx_after_func(c, after_probe_fn, &p));
+	cr_assert_eq(errno, ENOMEM);
+	chan__fault_arm(CHAN__FAULT_ALLOC, 0);
+	chan_ctx_cancel(c);
+	chan_ctx_after_t *h = chan_ctx_after_func(c, after_probe_fn, &p); /* works after */
+
+	cr_assert_eq(chan_recv(p.ran, NULL), 0);
+	cr_assert(!chan_ctx_stop_after(h));
+	cr_assert_eq(atomic_load(&p.runs), 1, "the failed registration ran fn");
+	chan_ctx_release(c); /* ASan: the failed one left no reference on c */
+	chan_release(p.ran);
 }

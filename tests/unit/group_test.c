@@ -12,6 +12,8 @@
 
 #include <chan/chan.h>
 
+#include "ring/fault.h"
+
 #define MS 1000000LL
 
 static int ret_arg(chan_ctx_t *ctx, void *arg)
@@ -297,6 +299,45 @@ Test(group, churn_with_parent_cancel)
 		cr_assert_eq(atomic_load(&saw_cancel), started);
 		chan_ctx_release(parent);
 	}
+}
+
+/* Every allocation of chan_group_new() that can fail: NULL + ENOMEM and
+ * nothing leaked (ASan), or a group that works. */
+Test(group, new_out_of_memory)
+{
+	for (long k = 1; k <= 8; k++) {
+		chan__fault_arm(CHAN__FAULT_ALLOC, k);
+		errno = 0;
+		chan_group_t *g = chan_group_new(chan_ctx_background());
+
+		chan__fault_arm(CHAN__FAULT_ALLOC, 0);
+		if (!g) {
+			cr_assert_eq(errno, ENOMEM);
+			continue;
+		}
+		atomic_store(&ran, 0);
+		cr_assert_eq(chan_group_go(g, count_run, NULL), 0);
+		cr_assert_eq(chan_group_wait(g), 0);
+		cr_assert_eq(atomic_load(&ran), 1);
+		chan_group_destroy(g);
+	}
+}
+
+/* A task that cannot be started: -EAGAIN, fn never runs, the slot is
+ * given back (the limit still admits the next one). */
+Test(group, go_without_a_thread)
+{
+	chan_group_t *g = chan_group_new(chan_ctx_background());
+
+	atomic_store(&ran, 0);
+	cr_assert_eq(chan_group_set_limit(g, 1), 0);
+	chan__fault_arm(CHAN__FAULT_THREAD, 1); /* a fresh process: chan_go must spawn */
+	cr_assert_eq(chan_group_go(g, count_run, NULL), -EAGAIN);
+	chan__fault_arm(CHAN__FAULT_THREAD, 0);
+	cr_assert_eq(chan_group_try_go(g, count_run, NULL), 0);
+	cr_assert_eq(chan_group_wait(g), 0);
+	cr_assert_eq(atomic_load(&ran), 1);
+	chan_group_destroy(g);
 }
 
 /* ---- chan_first --------------------------------------------------------- */

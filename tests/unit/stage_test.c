@@ -17,6 +17,7 @@
 #include <chan/chan.h>
 
 #include "ring/compiler.h"
+#include "ring/fault.h"
 
 #define MS 1000000LL
 
@@ -876,6 +877,63 @@ Test(stage, canceled_group_retains_nothing)
 	chan_release(in); /* our reference is the only one: freed now */
 	cr_assert_eq(atomic_load(&dropped), 1, "a canceled construction kept a reference");
 	chan_release(chans);
+	chan_group_destroy(g);
+}
+
+/* Tasks that cannot be started (each test runs in a fresh process, so every
+ * chan_go() here spawns a thread and the fault hits it):
+ *   - no task at all: EAGAIN, and nothing retained;
+ *   - some of a map's workers: the stage runs with the others;
+ *   - some of a fan_out's workers: their outputs close empty, none is lost. */
+Test(stage, tasks_that_cannot_start)
+{
+	chan_group_t *g = chan_group_new(chan_ctx_background());
+	chan_t *in = chan_new_opts(&(chan_opts_t){ .elem_size = 8, .capacity = 100,
+						   .drop = count_drop });
+	chan_t *outs[3];
+	uint64_t v, n = 0, sum = 0;
+
+	chan__fault_arm(CHAN__FAULT_THREAD, 1);
+	errno = 0;
+	cr_assert_null(chan_map(g, in, square, NULL, NULL));
+	cr_assert_eq(errno, EAGAIN);
+	chan__fault_arm(CHAN__FAULT_THREAD, 0);
+
+	for (v = 0; v < 100; v++)
+		chan_send(in, &v);
+	chan_close(in);
+	chan__fault_arm(CHAN__FAULT_THREAD, 2); /* the second of 3 workers */
+	cr_assert_eq(chan_fan_out(g, in, 3, square, NULL, NULL, outs), 0);
+	cr_assert(chan__fault_fired(CHAN__FAULT_THREAD));
+	chan__fault_arm(CHAN__FAULT_THREAD, 0);
+	for (int i = 0; i < 3; i++) {
+		while (chan_recv(outs[i], &v) == 0) {
+			n++;
+			sum += v;
+		}
+		chan_release(outs[i]);
+	}
+	cr_assert_eq(n, 100);
+	cr_assert_eq(sum, 328350); /* the sum of i*i for i < 100 */
+
+	chan_t *in2 = filled(100);
+
+	chan__fault_arm(CHAN__FAULT_THREAD, 3); /* the third of 4 workers */
+	chan_t *sq = chan_map(g, in2, square, NULL, &(chan_stage_opts_t){ .workers = 4 });
+
+	cr_assert(chan__fault_fired(CHAN__FAULT_THREAD));
+	chan__fault_arm(CHAN__FAULT_THREAD, 0);
+	cr_assert_not_null(sq);
+	for (n = 0, sum = 0; chan_recv(sq, &v) == 0; n++)
+		sum += v;
+	cr_assert_eq(n, 100);
+	cr_assert_eq(sum, 328350);
+	cr_assert_eq(chan_group_wait(g), 0);
+	atomic_store(&dropped, 0);
+	chan_release(sq);
+	chan_release(in2);
+	chan_release(in);
+	cr_assert_eq(atomic_load(&dropped), 0);
 	chan_group_destroy(g);
 }
 
