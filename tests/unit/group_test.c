@@ -418,9 +418,9 @@ Test(first, all_fail_gives_the_first_error_in_time)
 {
 	_Atomic int running = 0, started = 0;
 	struct replica_arg a[3] = {
-		{ 30 * MS, -EIO, &running, &started, 0 },
-		{ 1 * MS, -ENOENT, &running, &started, 0 },
-		{ 60 * MS, -EPERM, &running, &started, 0 },
+		{ 200 * MS, -EIO, &running, &started, 0 },
+		{ 0, -ENOENT, &running, &started, 0 },
+		{ 400 * MS, -EPERM, &running, &started, 0 },
 	};
 	void *args[] = { &a[0], &a[1], &a[2] };
 	size_t w = 99;
@@ -452,16 +452,16 @@ Test(first, ctx_and_bad_arguments)
 
 struct canceler {
 	chan_ctx_t *ctx;
-	int64_t after_ns;
+	_Atomic int *started;
 };
 
-static void *cancel_later(void *arg)
+/* Cancels once replica 0 runs (so the test does not depend on timing). */
+static void *cancel_when_started(void *arg)
 {
 	struct canceler *k = arg;
-	chan_t *t = chan_after(k->after_ns);
 
-	chan_recv(t, NULL);
-	chan_release(t);
+	while (atomic_load(k->started) == 0)
+		sched_yield();
 	chan_ctx_cancel(k->ctx);
 	return NULL;
 }
@@ -476,11 +476,11 @@ Test(first, canceled_mid_way_stops_starting_and_joins)
 		{ 10000 * MS, 0, &running, &started, 0 },
 	};
 	void *args[] = { &a[0], &a[1], &a[2] };
-	struct canceler k = { c, 5 * MS };
+	struct canceler k = { c, &started };
 	pthread_t t;
 	size_t w = 99;
 
-	pthread_create(&t, NULL, cancel_later, &k);
+	pthread_create(&t, NULL, cancel_when_started, &k);
 	cr_assert_eq(chan_first(c, 3, replica, args, 10000 * MS, &w), -ECANCELED);
 	pthread_join(t, NULL);
 	cr_assert_eq(atomic_load(&started), 1);
