@@ -55,8 +55,8 @@
  *   EAGAIN     no task could be started (the system's thread limit).
  * On any of them nothing was started and nothing is retained. (If some, but
  * not all, of a stage's tasks could be started, the stage runs with those
- * and succeeds: a map with fewer workers; a fan_out or tee output without a
- * worker is closed at once.)
+ * and succeeds: a map with fewer workers; a fan_out output without its
+ * worker is closed at once, and the other workers take every value.)
  *
  * Concurrency: every function is thread-safe. A stage's channels are
  * ordinary channels; a stage's output must not be closed or sent on by
