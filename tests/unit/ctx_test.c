@@ -300,11 +300,15 @@ struct after_probe {
 static void after_probe_fn(void *arg)
 {
 	struct after_probe *p = arg;
+	/* Our own reference: the test may release its one as soon as it has
+	 * received, while this send is still returning. */
+	chan_t *ran = chan_retain(p->ran);
 	char one = 1;
 
 	atomic_store(&p->err_seen, chan_ctx_err(p->ctx));
 	atomic_fetch_add(&p->runs, 1);
-	chan_send(p->ran, &one);
+	chan_send(ran, &one);
+	chan_release(ran);
 }
 
 static void probe_init(struct after_probe *p, chan_ctx_t *ctx)
