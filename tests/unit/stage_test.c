@@ -187,6 +187,13 @@ Test(stage, map_maps_and_filters)
 	chan_group_destroy(g);
 }
 
+static int widen(const void *in, void *out, void *arg)
+{
+	(void)arg;
+	*(uint64_t *)out = *(const uint32_t *)in;
+	return 0;
+}
+
 Test(stage, map_changes_elem_size)
 {
 	chan_group_t *g = chan_group_new(chan_ctx_background());
@@ -195,21 +202,20 @@ Test(stage, map_changes_elem_size)
 
 	chan_send(in, &x);
 	chan_close(in);
-	chan_t *out = chan_map(g, in, square, NULL,
+	chan_t *out = chan_map(g, in, widen, NULL,
 			       &(chan_stage_opts_t){ .out = { .elem_size = sizeof(uint64_t) } });
+	uint64_t v = 0;
 
 	cr_assert_eq(chan_elem_size(out), sizeof(uint64_t));
+	cr_assert_eq(chan_recv(out, &v), 0);
+	cr_assert_eq(v, 7);
+	cr_assert_eq(chan_recv(out, &v), -EPIPE);
 	chan_release(in);
 	chan_release(out);
+	cr_assert_eq(chan_group_wait(g), 0);
 	chan_group_destroy(g);
 }
 
-static int widen(const void *in, void *out, void *arg)
-{
-	(void)arg;
-	*(uint64_t *)out = *(const uint32_t *)in;
-	return 0;
-}
 
 Test(stage, map_error_fails_the_group_and_drops)
 {
@@ -240,7 +246,6 @@ Test(stage, map_error_fails_the_group_and_drops)
 		chan_release(in);
 		chan_release(out);
 		chan_group_destroy(g);
-		(void)widen;
 	}
 }
 
