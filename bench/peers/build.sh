@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # bench/peers/build.sh - builds the peer benchmarks (README.md here) into build/peers/<impl>:
-# go, crossbeam, ck_ring, wfcq, moodycamel, mutex; each a single binary with its release
-# settings. Works offline and may be run again at any time. A peer that fails to build is
+# go, crossbeam, ck_ring, wfcq, moodycamel, mutex, and go_patterns (the Go side of
+# bench/pattern_bench.c); each a single binary with its release settings. Works offline and may be run again at any time. A peer that fails to build is
 # reported (with the tail of its log) and does not stop the others.
 #
 # Usage: bench/peers/build.sh [impl...]   (default: all)
@@ -32,6 +32,13 @@ find_cargo()
 build_go()
 {
 	cd "$peers_dir/go" &&
+		GOCACHE=${GOCACHE:-$work/go-cache} GOPROXY=off GOFLAGS= \
+			go build -o "$1" .
+}
+
+build_go_patterns()
+{
+	cd "$peers_dir/go_patterns" &&
 		GOCACHE=${GOCACHE:-$work/go-cache} GOPROXY=off GOFLAGS= \
 			go build -o "$1" .
 }
@@ -68,7 +75,7 @@ build_mutex()
 	"$CC" "${cflags[@]}" -o "$1" "$peers_dir/mutex/mutex.c"
 }
 
-all=(go crossbeam ck_ring wfcq moodycamel mutex)
+all=(go crossbeam ck_ring wfcq moodycamel mutex go_patterns)
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=("${all[@]}")
 
