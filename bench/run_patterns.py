@@ -363,7 +363,7 @@ def out_dir(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=5, help="runs per cell; the median is kept")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is kept")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every row's n")
     ap.add_argument("--timeout", type=int, default=60, help="seconds per run")
     ap.add_argument("--quick", action="store_true", help="smoke run: n / 50, 1 run per cell")
