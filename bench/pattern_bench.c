@@ -190,7 +190,8 @@ static void check(const struct sink_result *r, uint64_t n, bool want_order)
 	if (r->count != n || r->sum != want) {
 		fprintf(stderr, "pattern_bench: %s: received %llu values summing to %llu, want %llu"
 			" summing to %llu\n", bench, (unsigned long long)r->count,
-			(unsigned long long)r->sum, (unsigned long long)n, (unsigned long long)want);
+			(unsigned long long)r->sum, (unsigned long long)n,
+			(unsigned long long)want);
 		exit(1);
 	}
 	if (want_order && !r->in_order) {
@@ -325,7 +326,8 @@ static void bench_map(void)
 	double s;
 
 	run_init(&r, &src, 1, n_elems, 1);
-	out = spin_ns > 0 ? chan_map(r.g, src, spin, &spin_ns, &o) : chan_map(r.g, src, ident, NULL, &o);
+	out = spin_ns > 0 ? chan_map(r.g, src, spin, &spin_ns, &o)
+			  : chan_map(r.g, src, ident, NULL, &o);
 	if (!out)
 		die("chan_map", errno);
 	chan_release(src);
