@@ -40,6 +40,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
 import run_suite  # noqa: E402  (machine(), ncpu(): one description of the machine)
 
 IMPLS = ["chan", "go"]
