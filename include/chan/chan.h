@@ -20,8 +20,9 @@
  * in the child, so their queued waits are records of threads that will
  * never return: a send to a receiver that was blocked in another thread
  * "succeeds" into that ghost's buffer, a half-completed ring slot never
- * completes, a lock they held stays held. Tasks running in the parent do
- * not run in the child. This is the usual rule for fork() in a threaded
+ * completes, a lock they held stays held (and a timer that fires into such
+ * a channel blocks the child's timer thread on that lock, so no later timer
+ * fires). Tasks running in the parent do not run in the child. This is the usual rule for fork() in a threaded
  * program (POSIX allows only async-signal-safe calls in such a child; glibc
  * makes malloc and thread creation work there, and chan relies on it). As in
  * Go, fork() followed by exec() is always fine.

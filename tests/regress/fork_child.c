@@ -156,6 +156,11 @@ Test(fork_child, pool_and_timers_work_in_the_child)
 /*
  * Forks while other threads start tasks and arm timers: the prepare
  * handlers must leave no lock held and no half-updated list in a child.
+ * The churning threads only start things (tasks, timers into channels they
+ * release at once): a thread blocked in one of those channels at the fork
+ * would make it an object "another thread was using", which chan.h says is
+ * not safe in the child (its timer would deliver into a channel whose lock
+ * the vanished thread may hold, and block the child's timer thread).
  *
  * Not under AddressSanitizer: gcc 12's ASan runtime does not hold its
  * allocator's locks across fork(), so when another thread is inside malloc
@@ -177,11 +182,12 @@ static void *churn(void *arg)
 	(void)arg;
 	while (!atomic_load(&stop)) {
 		chan_t *t = chan_after(100 * 1000);
+		struct timespec ts = { 0, 50 * 1000 };
 
 		if (chan_go(nop, NULL) != 0 || !t)
 			abort();
-		chan_recv(t, NULL);
-		chan_release(t);
+		chan_release(t); /* the timer holds its own reference */
+		nanosleep(&ts, NULL);
 	}
 	return NULL;
 }

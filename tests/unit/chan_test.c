@@ -14,6 +14,8 @@
 
 #include <chan/chan.h>
 
+#include "core/chan_pvt.h" /* start_blocked() reads the waiter counts */
+
 #define MS 1000000LL
 
 static const size_t caps[] = { 0, 1, 7, 1024, CHAN_UNBOUNDED };
@@ -278,14 +280,20 @@ static void *block_thread(void *arg)
 	return NULL;
 }
 
-/* Start @n threads blocked in @op on @c; wait until they are likely parked. */
+/* Start @n threads blocked in @op (0 receive, 1 send) on @c, and wait until
+ * all @n are queued on it (its waiter count), not until they are likely to be. */
 static void start_blocked(struct blocked *b, pthread_t *t, int n, chan_t *c, int op)
 {
+	struct chan__waitq *q = op ? &c->sendq : &c->recvq;
+
 	for (int i = 0; i < n; i++) {
 		b[i] = (struct blocked){ .c = c, .op = op };
 		pthread_create(&t[i], NULL, block_thread, &b[i]);
 	}
-	sleep_ms(50);
+	for (int ms = 0; atomic_load(&q->nwait) < (uint32_t)n; ms++) {
+		cr_assert_lt(ms, 10000, "the threads never queued");
+		sleep_ms(1);
+	}
 	for (int i = 0; i < n; i++)
 		cr_assert_eq(atomic_load(&b[i].done), 0, "an op that must block returned");
 }

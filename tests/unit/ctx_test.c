@@ -104,7 +104,9 @@ Test(ctx, deadline_cancels_with_etimedout_never_early)
 
 Test(ctx, child_deadline_is_never_later_than_the_parent)
 {
-	chan_ctx_t *p = chan_ctx_with_timeout(chan_ctx_background(), 20 * MS);
+	/* The parent's deadline is far enough after the early child's that
+	 * a slow (sanitized, loaded) thread still checks the parent before it. */
+	chan_ctx_t *p = chan_ctx_with_timeout(chan_ctx_background(), 1000 * MS);
 	chan_ctx_t *c = chan_ctx_with_timeout(p, 100000 * MS);
 	chan_ctx_t *e = chan_ctx_with_timeout(p, 5 * MS);
 
