@@ -36,5 +36,6 @@
 #include <chan/select.h>
 #include <chan/task.h>
 #include <chan/timer.h>
+#include <chan/pubsub.h>
 
 #endif /* CHAN_CHAN_H */
