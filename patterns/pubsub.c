@@ -397,8 +397,9 @@ int chan_pubsub_unsubscribe(chan_pubsub_sub_t *s)
 	ps = s->ps;
 	/* First: a publish blocked on s wakes with -EPIPE and goes on. */
 	(void)chan_close(s->ch); /* -EPIPE: closed by chan_pubsub_close() */
-	/* Relaxed: read by writers under ps->lock, which we take next. */
-	atomic_store_explicit(&s->dead, true, memory_order_relaxed);
+	/* Release: pairs with the acquire in sub_dead(); writers read it under
+	 * ps->lock, which we take next. */
+	atomic_store_explicit(&s->dead, true, memory_order_release);
 	pthread_mutex_lock(&ps->lock);
 	if (has_dead(ps) && arr_rebuild(ps, NULL, &a) == 0)
 		old = arr_publish(ps, a);
@@ -452,6 +453,17 @@ uint64_t chan_pubsub_take_dropped(chan_pubsub_sub_t *s)
 
 /* ---- publish ------------------------------------------------------------- */
 
+/*
+ * Unsubscribed: skip its filter, whose argument the caller may be about to
+ * free. Only narrows the window: a publish that read false may still call it
+ * (the header's filter_arg rule).
+ */
+static bool sub_dead(const struct chan_pubsub_sub *s)
+{
+	/* Acquire: pairs with the release in chan_pubsub_unsubscribe(). */
+	return atomic_load_explicit(&s->dead, memory_order_acquire);
+}
+
 /* A send to @c that waits for room, bounded by @ctx. Return: 0, -EPIPE, or
  * the ctx's error (nothing sent). */
 static int send_wait(chan_t *c, const void *elem, chan_ctx_t *ctx)
@@ -504,7 +516,7 @@ static int offer_try(struct pub *p, struct chan_pubsub_sub *s)
 	uint64_t d0 = 0;
 	int r;
 
-	if (s->filter && !s->filter(p->elem, s->filter_arg))
+	if (s->filter && (sub_dead(s) || !s->filter(p->elem, s->filter_arg)))
 		return 0;
 	p->src = p->elem;
 	if (ps->clone) {
@@ -648,7 +660,7 @@ static void burst_prepare(struct burst *b, struct chan_pubsub_sub *s)
 		const unsigned char *e = b->elems + j * esz;
 		unsigned char *d = b->buf + b->cnt * esz;
 
-		if (s->filter && !s->filter(e, s->filter_arg))
+		if (s->filter && (sub_dead(s) || !s->filter(e, s->filter_arg)))
 			continue;
 		if (ps->clone) {
 			if (ps->clone(d, e) < 0) {

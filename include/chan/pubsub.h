@@ -122,7 +122,10 @@ typedef struct chan_pubsub_opts {
  * @filter:     if not NULL, a message is offered to this subscriber only if
  *              filter(elem, filter_arg) returns true (@elem is the published
  *              original); a refused message counts in neither counter.
- * @filter_arg: passed to @filter; borrowed until unsubscribe.
+ * @filter_arg: passed to @filter. Borrowed: besides until unsubscribe, a
+ *              publish that was already running when unsubscribe was called
+ *              may still call @filter (unsubscribe does not wait for it), so
+ *              keep @filter_arg valid until such publishes have returned.
  */
 typedef struct chan_pubsub_sub_opts {
 	size_t capacity;
