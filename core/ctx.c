@@ -22,12 +22,19 @@
  *     cancels, so top-level contexts never contend on one lock.
  * Cancelation walks the tree with an explicit worklist, so a deep chain of
  * contexts cannot overflow the stack.
+ *
+ * After-funcs (chan_ctx_after_func, Go's context.AfterFunc): a record is in
+ * its context's afters list iff ->linked, under the context's lock; the
+ * transition detaches the whole list under that lock (so a record added
+ * after it sees err != 0 and fires at once), and the one CAS of ->state
+ * from AFTER_PENDING decides between firing and chan_ctx_stop_after().
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include <chan/clock.h>
 #include <chan/ctx.h>
+#include <chan/task.h>
 
 #include "chan_pvt.h"
 #include "clock_pvt.h"
@@ -52,6 +59,7 @@ struct chan_ctx {
 	chan_ctx_t *prev, *next; /* siblings, under the parent's lock */
 	bool linked;		 /* in the parent's list, under the parent's lock */
 	chan_ctx_t *work_next;	 /* the canceling thread's worklist */
+	chan_ctx_after_t *afters; /* chan_ctx_after_func records, under lock */
 };
 
 /*
@@ -89,6 +97,9 @@ static void ctx_unref(chan_ctx_t *c)
 	}
 }
 
+static chan_ctx_after_t *after_detach(chan_ctx_t *c);
+static void after_fire_list(chan_ctx_after_t *list);
+
 /*
  * The one 0 -> err transition. Returns false if @c was already canceled.
  * On success, the detached children are pushed onto *@work (each carrying
@@ -96,6 +107,7 @@ static void ctx_unref(chan_ctx_t *c)
  */
 static bool transition(chan_ctx_t *c, int err, chan_ctx_t **work)
 {
+	chan_ctx_after_t *afters;
 	chan_ctx_t *kid;
 
 	chan__lock_acquire(&c->lock);
@@ -113,10 +125,12 @@ static bool transition(chan_ctx_t *c, int err, chan_ctx_t **work)
 		kid->work_next = *work;
 		*work = kid;
 	}
+	afters = after_detach(c);
 	chan__lock_release(&c->lock);
 	chan_close(c->done);
 	if (c->has_timer)
 		chan__timer_stop(&c->timer); /* does not wait for its own callback */
+	after_fire_list(afters); /* after the close: fn sees chan_ctx_err() != 0 */
 	return true;
 }
 
@@ -312,4 +326,170 @@ void chan_ctx_release(chan_ctx_t *ctx)
 	if (ctx->has_timer)
 		chan__timer_stop(&ctx->timer);
 	ctx_unref(ctx);
+}
+
+/* ---- chan_ctx_after_func / chan_ctx_stop_after ------------------------------
+ *
+ * A record carries two references: the caller's (dropped by stop_after) and
+ * the list's (dropped by whoever takes the record off the list: the firing
+ * path, after fn, or stop_after when it unlinks). It holds a reference on its
+ * context, so stop_after may lock the context's list however the context was
+ * released meanwhile.
+ *
+ * Exactly one of "fn runs" and "stop_after returns true" happens: both go
+ * through one CAS of ->state from AFTER_PENDING (to AFTER_STARTED by the
+ * firing path, to AFTER_STOPPED by stop_after). No firing is lost: a record
+ * is either linked before the transition (which detaches it under the lock it
+ * was linked under) or it sees err != 0 under that lock and fires at once.
+ */
+enum { AFTER_PENDING, AFTER_STARTED, AFTER_STOPPED };
+
+struct chan_ctx_after {
+	_Atomic uint32_t refs;
+	_Atomic int state;
+	chan_ctx_t *ctx; /* referenced (not for the background) */
+	void (*fn)(void *);
+	void *arg;
+	chan_ctx_after_t *prev, *next; /* ctx->afters, under ctx->lock */
+	bool linked;		       /* under ctx->lock */
+};
+
+static void after_unref(chan_ctx_after_t *a)
+{
+	/* Acq_rel: every use of the record happens-before the free. */
+	if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	ctx_unref(a->ctx);
+	free(a);
+}
+
+static void after_run(void *arg)
+{
+	chan_ctx_after_t *a = arg;
+
+	a->fn(a->arg);
+	after_unref(a); /* the list's reference, handed to us */
+}
+
+/* The firing path for one detached record; owns the list's reference. */
+static void after_fire(chan_ctx_after_t *a)
+{
+	int expect = AFTER_PENDING;
+
+	/* Acq_rel: pairs with the CAS in chan_ctx_stop_after(); the winner
+	 * alone decides whether fn runs. */
+	if (!atomic_compare_exchange_strong_explicit(&a->state, &expect, AFTER_STARTED,
+						     memory_order_acq_rel, memory_order_acquire)) {
+		after_unref(a); /* stopped first */
+		return;
+	}
+	/* On its own task, as in Go. If no task can be started (the system's
+	 * thread limit), run it here rather than lose it. */
+	if (chan_go(after_run, a) != 0)
+		after_run(a);
+}
+
+/* Under c->lock, in the transition: take the whole list. */
+static chan_ctx_after_t *after_detach(chan_ctx_t *c)
+{
+	chan_ctx_after_t *list = c->afters;
+
+	for (chan_ctx_after_t *a = list; a; a = a->next)
+		a->linked = false;
+	c->afters = NULL;
+	return list;
+}
+
+static void after_fire_list(chan_ctx_after_t *list)
+{
+	while (list) {
+		chan_ctx_after_t *a = list;
+
+		list = a->next; /* read before the record can go */
+		after_fire(a);
+	}
+}
+
+chan_ctx_after_t *chan_ctx_after_func(chan_ctx_t *ctx, void (*fn)(void *), void *arg)
+{
+	chan_ctx_after_t *a;
+	int err = 0;
+
+	if (!ctx || !fn) {
+		errno = EINVAL;
+		return NULL;
+	}
+	a = chan__calloc(1, sizeof(*a));
+	if (!a) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	atomic_init(&a->refs, 2);
+	atomic_init(&a->state, AFTER_PENDING);
+	a->fn = fn;
+	a->arg = arg;
+	if (ctx == &background) {
+		/* Never canceled: never fires, never linked, no list reference. */
+		atomic_store_explicit(&a->refs, 1, memory_order_relaxed); /* not shared yet */
+		return a;
+	}
+	ctx_ref(ctx);
+	a->ctx = ctx;
+	chan__lock_acquire(&ctx->lock);
+	/* Relaxed: err changes only under the lock we hold. */
+	err = atomic_load_explicit(&ctx->err, memory_order_relaxed);
+	if (err == 0) {
+		a->next = ctx->afters;
+		if (a->next)
+			a->next->prev = a;
+		ctx->afters = a;
+		a->linked = true;
+	}
+	chan__lock_release(&ctx->lock);
+	if (err != 0) {
+		/* Already done: fire now. The transition may still be closing
+		 * done; fn must see chan_ctx_err() != 0, so wait for it (a
+		 * receive on a channel that is being closed returns soon). */
+		chan_recv(ctx->done, NULL);
+		atomic_store_explicit(&a->state, AFTER_STARTED, memory_order_relaxed); /* not shared yet */
+		if (chan_go(after_run, a) != 0) {
+			ctx_unref(ctx);
+			free(a);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	return a;
+}
+
+bool chan_ctx_stop_after(chan_ctx_after_t *a)
+{
+	chan_ctx_t *ctx;
+	int expect = AFTER_PENDING;
+	bool unlinked = false, stopped;
+
+	if (!a)
+		return false;
+	ctx = a->ctx;
+	if (ctx) {
+		chan__lock_acquire(&ctx->lock);
+		if (a->linked) {
+			if (a->prev)
+				a->prev->next = a->next;
+			else
+				ctx->afters = a->next;
+			if (a->next)
+				a->next->prev = a->prev;
+			a->linked = false;
+			unlinked = true;
+		}
+		chan__lock_release(&ctx->lock);
+	}
+	/* Acq_rel: pairs with the CAS in after_fire(). */
+	stopped = atomic_compare_exchange_strong_explicit(&a->state, &expect, AFTER_STOPPED,
+							  memory_order_acq_rel, memory_order_acquire);
+	if (unlinked)
+		after_unref(a); /* the list's reference: the firing path never saw it */
+	after_unref(a);		/* the caller's */
+	return stopped;
 }

@@ -4,17 +4,34 @@
 # builds chan (release) and the peers (Go, crossbeam-channel, ck_ring, urcu
 # wfcqueue, moodycamel, a mutex+condvar channel), runs the pipeline demo and
 # the benchmark suite side by side, and writes results/latest/{table.txt,
-# results.csv,results.json,plot.png}.
+# results.csv,results.json,plot.png}; then the pattern benchmarks (chan and
+# Go, bench/run_patterns.py) into results/latest/patterns_{table.txt,...}.
 # Arguments go to bench/run_suite.py: --quick (smoke run), --msgs N,
-# --threads T, --repeats R, --only ROWS, --sweep 1,2,4,8,16, --impls LIST.
+# --threads T, --repeats R, --only ROWS, --sweep 1,2,4,8,16, --impls LIST;
+# --quick and --repeats also go to run_patterns.py, which is skipped when
+# --only or --sweep picks rows of the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh bench
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target pipeline_demo core_bench chan_suite
+cmake --build --preset release -j "$(nproc)" --target pipeline_demo core_bench chan_suite \
+	pattern_bench
 bash bench/peers/build.sh
 echo "=== pipeline demo ==="
 build/release/examples/pipeline_demo
 echo "=== benchmark suite ($(nproc) CPUs, $(uname -r)) ==="
-exec python3 bench/run_suite.py "$@"
+python3 bench/run_suite.py "$@"
+
+patterns=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) patterns+=(--quick) ;;
+	--repeats) patterns+=(--repeats "${2:-}"); shift ;;
+	--repeats=*) patterns+=("$1") ;;
+	--only | --only=* | --sweep | --sweep=* | -h | --help) exit 0 ;;
+	esac
+	shift
+done
+echo "=== pattern benchmarks, chan and Go ($(nproc) CPUs) ==="
+exec python3 bench/run_patterns.py "${patterns[@]}"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # bench/peers/build.sh - builds the peer benchmarks (README.md here) into build/peers/<impl>:
-# go, crossbeam, ck_ring, wfcq, moodycamel, mutex, and the pub/sub peers of
-# bench/pubsub_bench.c (go_pubsub, tokio_pubsub); each a single binary with its release
-# settings. Works offline and may be run again at any time. A peer that fails to build is
-# reported (with the tail of its log) and does not stop the others.
+# go, crossbeam, ck_ring, wfcq, moodycamel, mutex, go_patterns (the Go side of
+# bench/pattern_bench.c) and the pub/sub peers of bench/pubsub_bench.c (go_pubsub,
+# tokio_pubsub); each a single binary with its release settings. Works offline and may be run
+# again at any time. A peer that fails to build is reported (with the tail of its log) and
+# does not stop the others.
 #
 # Usage: bench/peers/build.sh [impl...]   (default: all)
 # Exit status: 0 when every requested peer built, 1 when at least one failed.
@@ -33,6 +34,13 @@ find_cargo()
 build_go()
 {
 	cd "$peers_dir/go" &&
+		GOCACHE=${GOCACHE:-$work/go-cache} GOPROXY=off GOFLAGS= \
+			go build -o "$1" .
+}
+
+build_go_patterns()
+{
+	cd "$peers_dir/go_patterns" &&
 		GOCACHE=${GOCACHE:-$work/go-cache} GOPROXY=off GOFLAGS= \
 			go build -o "$1" .
 }
@@ -85,7 +93,7 @@ build_mutex()
 	"$CC" "${cflags[@]}" -o "$1" "$peers_dir/mutex/mutex.c"
 }
 
-all=(go crossbeam ck_ring wfcq moodycamel mutex go_pubsub tokio_pubsub)
+all=(go crossbeam ck_ring wfcq moodycamel mutex go_patterns go_pubsub tokio_pubsub)
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=("${all[@]}")
 

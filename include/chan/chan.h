@@ -36,6 +36,11 @@
 #include <chan/select.h>
 #include <chan/task.h>
 #include <chan/timer.h>
+#include <chan/limiter.h>
+#include <chan/sem.h>
+#include <chan/group.h>
+#include <chan/stage.h>
+#include <chan/async.h>
 #include <chan/pubsub.h>
 
 #endif /* CHAN_CHAN_H */

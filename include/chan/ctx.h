@@ -32,6 +32,7 @@
 #ifndef CHAN_CTX_H
 #define CHAN_CTX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <chan/api.h>
@@ -122,6 +123,51 @@ CHAN_API int64_t chan_ctx_deadline(chan_ctx_t *ctx);
  * background context are ignored.
  */
 CHAN_API void chan_ctx_release(chan_ctx_t *ctx);
+
+/** A registration made by chan_ctx_after_func(); opaque. */
+typedef struct chan_ctx_after chan_ctx_after_t;
+
+/**
+ * chan_ctx_after_func() - run fn(arg) once, on its own task, when @ctx is
+ * done (Go 1.21's context.AfterFunc).
+ * @ctx: the context to watch (borrowed: the registration keeps the
+ *       context's memory alive until chan_ctx_stop_after(), so @ctx may be
+ *       released meanwhile; releasing it cancels it, which fires @fn).
+ * @fn:  the function; it runs after chan_ctx_err(@ctx) became non-zero.
+ * @arg: passed to @fn.
+ *
+ * If @ctx is already done, @fn is started at once. The background context
+ * is never done: @fn never runs. @fn runs on a chan_go() task; should the
+ * system refuse a new task at cancel time, @fn runs in the canceling thread
+ * instead (it is never lost).
+ *
+ * Concurrency: thread-safe; O(1) under the context's lock.
+ * Ownership: pair with exactly one chan_ctx_stop_after(), before or after
+ * @fn ran, whatever happened to @ctx meanwhile.
+ *
+ * Return: a handle, or NULL with errno
+ *   EINVAL  @ctx or @fn is NULL;
+ *   ENOMEM  out of memory, or @ctx was already done and no task could be
+ *           started for @fn.
+ * On error @fn will never run and nothing is retained.
+ */
+CHAN_API chan_ctx_after_t *chan_ctx_after_func(chan_ctx_t *ctx, void (*fn)(void *), void *arg);
+
+/**
+ * chan_ctx_stop_after() - unregister and free @h.
+ * @h: a handle from chan_ctx_after_func() (NULL: returns false).
+ *
+ * Exactly one of "fn runs" and "this returns true" happens. false means fn
+ * has started (it may still be running: a caller that must know it finished
+ * coordinates with fn itself, as in Go).
+ *
+ * Concurrency: thread-safe against the cancel of the context; call once
+ * per handle, which is invalid afterwards.
+ *
+ * Return: true if it stopped fn from running, false if fn has started (or
+ * finished).
+ */
+CHAN_API bool chan_ctx_stop_after(chan_ctx_after_t *h);
 
 #ifdef __cplusplus
 }

@@ -74,8 +74,16 @@ static size_t recv_try(void *ch, uint64_t *out, size_t max)
 
 		if (n)
 			return n;
-		if (chan_is_closed(ch) && chan_try_recv(ch, out) == -EPIPE)
-			return 0;
+		if (chan_is_closed(ch)) {
+			/* A value may have arrived just before the close: keep
+			 * it (this used to drop it: a "lost" that was ours). */
+			int r = chan_try_recv(ch, out);
+
+			if (r == 0)
+				return 1;
+			if (r == -EPIPE)
+				return 0;
+		}
 	}
 	return chan_recv_burst(ch, out, max);
 }

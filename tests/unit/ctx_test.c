@@ -7,9 +7,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include <chan/chan.h>
+
+#include "ring/fault.h"
 
 #define MS 1000000LL
 
@@ -272,4 +275,274 @@ Test(ctx, err_is_zero_until_done_is_closed)
 		pthread_join(t, NULL);
 		chan_ctx_release(c);
 	}
+}
+
+/* ---- chan_ctx_after_func / chan_ctx_stop_after -------------------------- */
+
+#if defined(__SANITIZE_THREAD__)
+#define AFTER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AFTER_TSAN 1
+#endif
+#endif
+#ifndef AFTER_TSAN
+#define AFTER_TSAN 0
+#endif
+
+struct after_probe {
+	_Atomic int runs;
+	_Atomic int err_seen; /* chan_ctx_err() as fn saw it */
+	chan_ctx_t *ctx;
+	chan_t *ran; /* capacity 64: fn sends one byte when it ran */
+};
+
+static void after_probe_fn(void *arg)
+{
+	struct after_probe *p = arg;
+	/* Our own reference: the test may release its one as soon as it has
+	 * received, while this send is still returning. */
+	chan_t *ran = chan_retain(p->ran);
+	char one = 1;
+
+	atomic_store(&p->err_seen, chan_ctx_err(p->ctx));
+	atomic_fetch_add(&p->runs, 1);
+	chan_send(ran, &one);
+	chan_release(ran);
+}
+
+static void probe_init(struct after_probe *p, chan_ctx_t *ctx)
+{
+	atomic_init(&p->runs, 0);
+	atomic_init(&p->err_seen, 0);
+	p->ctx = ctx;
+	p->ran = chan_new(1, 64);
+	cr_assert_not_null(p->ran);
+}
+
+Test(ctx, after_func_runs_once_when_canceled)
+{
+	chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+	struct after_probe p;
+
+	probe_init(&p, c);
+	chan_ctx_after_t *h = chan_ctx_after_func(c, after_probe_fn, &p);
+
+	cr_assert_not_null(h);
+	cr_assert_eq(chan_len(p.ran), 0);
+	chan_ctx_cancel(c);
+	chan_ctx_cancel(c);
+	cr_assert_eq(chan_recv(p.ran, NULL), 0);
+	cr_assert_eq(atomic_load(&p.err_seen), -ECANCELED, "fn ran before err was set");
+	cr_assert(!chan_ctx_stop_after(h), "fn ran, yet stop says it stopped it");
+	chan_ctx_release(c);
+	cr_assert_eq(atomic_load(&p.runs), 1);
+	chan_release(p.ran);
+}
+
+Test(ctx, after_func_on_a_done_ctx_runs_at_once)
+{
+	chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+	struct after_probe p;
+
+	probe_init(&p, c);
+	chan_ctx_cancel(c);
+	chan_ctx_after_t *h = chan_ctx_after_func(c, after_probe_fn, &p);
+
+	cr_assert_not_null(h);
+	cr_assert_eq(chan_recv(p.ran, NULL), 0);
+	cr_assert_eq(atomic_load(&p.err_seen), -ECANCELED);
+	cr_assert(!chan_ctx_stop_after(h));
+	cr_assert_eq(atomic_load(&p.runs), 1);
+	chan_ctx_release(c);
+	chan_release(p.ran);
+}
+
+Test(ctx, stop_after_before_cancel_means_fn_never_runs)
+{
+	chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+	struct after_probe stopped, witness;
+
+	probe_init(&stopped, c);
+	probe_init(&witness, c);
+	chan_ctx_after_t *h = chan_ctx_after_func(c, after_probe_fn, &stopped);
+	chan_ctx_after_t *w = chan_ctx_after_func(c, after_probe_fn, &witness);
+
+	cr_assert(chan_ctx_stop_after(h));
+	chan_ctx_cancel(c);
+	/* The witness fired from the same transition; the stopped one, which
+	 * that transition no longer had in its list, did not. */
+	cr_assert_eq(chan_recv(witness.ran, NULL), 0);
+	cr_assert(!chan_ctx_stop_after(w));
+	cr_assert_eq(atomic_load(&stopped.runs), 0);
+	cr_assert_eq(chan_len(stopped.ran), 0);
+	chan_ctx_release(c);
+	chan_release(stopped.ran);
+	chan_release(witness.ran);
+}
+
+Test(ctx, after_func_fires_on_deadline_and_parent_cancel)
+{
+	int64_t t0 = chan_now(); /* before the deadline is set: never early from here */
+	chan_ctx_t *parent = chan_ctx_with_cancel(chan_ctx_background());
+	chan_ctx_t *child = chan_ctx_with_cancel(parent);
+	chan_ctx_t *timed = chan_ctx_with_timeout(chan_ctx_background(), 5 * MS);
+	struct after_probe pc, pt;
+
+	probe_init(&pc, child);
+	probe_init(&pt, timed);
+	chan_ctx_after_t *hc = chan_ctx_after_func(child, after_probe_fn, &pc);
+	chan_ctx_after_t *ht = chan_ctx_after_func(timed, after_probe_fn, &pt);
+
+	cr_assert_eq(chan_recv(pt.ran, NULL), 0);
+	cr_assert_geq(chan_now() - t0, 5 * MS, "deadline after-func ran early");
+	cr_assert_eq(atomic_load(&pt.err_seen), -ETIMEDOUT);
+	chan_ctx_cancel(parent);
+	cr_assert_eq(chan_recv(pc.ran, NULL), 0);
+	cr_assert_eq(atomic_load(&pc.err_seen), -ECANCELED);
+	cr_assert(!chan_ctx_stop_after(hc));
+	cr_assert(!chan_ctx_stop_after(ht));
+	chan_ctx_release(child);
+	chan_ctx_release(parent);
+	chan_ctx_release(timed);
+	chan_release(pc.ran);
+	chan_release(pt.ran);
+}
+
+Test(ctx, after_func_background_never_fires_and_bad_arguments)
+{
+	struct after_probe p;
+
+	probe_init(&p, chan_ctx_background());
+	chan_ctx_after_t *h = chan_ctx_after_func(chan_ctx_background(), after_probe_fn, &p);
+
+	cr_assert_not_null(h);
+	chan_ctx_cancel(chan_ctx_background());
+	cr_assert(chan_ctx_stop_after(h));
+	cr_assert_eq(atomic_load(&p.runs), 0);
+	errno = 0;
+	cr_assert_null(chan_ctx_after_func(NULL, after_probe_fn, &p));
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(chan_ctx_after_func(chan_ctx_background(), NULL, &p));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert(!chan_ctx_stop_after(NULL));
+	chan_release(p.ran);
+}
+
+Test(ctx, stop_after_outlives_the_released_ctx)
+{
+	chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+	struct after_probe p;
+
+	probe_init(&p, c);
+	chan_ctx_after_t *h = chan_ctx_after_func(c, after_probe_fn, &p);
+
+	cr_assert_not_null(h);
+	p.ctx = chan_ctx_background(); /* fn must not read c once it is released */
+	chan_ctx_release(c);		/* cancels: fires */
+	cr_assert_eq(chan_recv(p.ran, NULL), 0);
+	cr_assert(!chan_ctx_stop_after(h)); /* touches c's memory: still ours (ASan) */
+	chan_release(p.ran);
+}
+
+Test(ctx, many_after_funcs_some_stopped)
+{
+	enum { N = 64 };
+	chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+	chan_ctx_after_t *h[N];
+	struct after_probe p;
+	int fired = 0;
+
+	probe_init(&p, c);
+	for (int i = 0; i < N; i++) {
+		h[i] = chan_ctx_after_func(c, after_probe_fn, &p);
+		cr_assert_not_null(h[i]);
+	}
+	/* Unlink from the head, the tail and the middle of the list. */
+	for (int i = 0; i < N; i += 3)
+		cr_assert(chan_ctx_stop_after(h[i]));
+	chan_ctx_cancel(c);
+	for (int i = 0; i < N; i++)
+		if (i % 3 != 0) {
+			cr_assert_eq(chan_recv(p.ran, NULL), 0);
+			fired++;
+		}
+	for (int i = 0; i < N; i++)
+		if (i % 3 != 0)
+			cr_assert(!chan_ctx_stop_after(h[i]));
+	cr_assert_eq(atomic_load(&p.runs), fired);
+	cr_assert_eq(chan_len(p.ran), 0);
+	chan_ctx_release(c);
+	chan_release(p.ran);
+}
+
+struct after_race {
+	chan_ctx_t *ctx;
+	chan_ctx_after_t *h;
+	_Atomic int go;
+	bool stopped;
+};
+
+static void *race_stop(void *arg)
+{
+	struct after_race *r = arg;
+
+	while (!atomic_load(&r->go))
+		;
+	r->stopped = chan_ctx_stop_after(r->h);
+	return NULL;
+}
+
+static void race_fn(void *arg)
+{
+	atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
+/* Stop racing cancel: exactly one of "fn ran" and "stop returned true". */
+Test(ctx, stop_after_racing_cancel_is_exactly_once)
+{
+	int iters = AFTER_TSAN ? 1000 : 10000;
+
+	for (int i = 0; i < iters; i++) {
+		struct after_race r = { .ctx = chan_ctx_with_cancel(chan_ctx_background()) };
+		_Atomic int runs = 0;
+		pthread_t t;
+
+		r.h = chan_ctx_after_func(r.ctx, race_fn, &runs);
+		cr_assert_not_null(r.h);
+		pthread_create(&t, NULL, race_stop, &r);
+		atomic_store(&r.go, 1);
+		chan_ctx_cancel(r.ctx);
+		pthread_join(t, NULL);
+		if (r.stopped) {
+			cr_assert_eq(atomic_load(&runs), 0, "stopped, yet fn ran (iteration %d)", i);
+		} else {
+			while (atomic_load(&runs) == 0) /* it has started: it finishes */
+				sched_yield();
+		}
+		cr_assert_leq(atomic_load(&runs), 1);
+		chan_ctx_release(r.ctx);
+	}
+}
+
+Test(ctx, after_func_out_of_memory_retains_nothing)
+{
+	chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+	struct after_probe p;
+
+	probe_init(&p, c);
+	chan__fault_arm(CHAN__FAULT_ALLOC, 1);
+	errno = 0;
+	cr_assert_null(chan_ctx_after_func(c, after_probe_fn, &p));
+	cr_assert_eq(errno, ENOMEM);
+	chan__fault_arm(CHAN__FAULT_ALLOC, 0);
+	chan_ctx_cancel(c);
+	chan_ctx_after_t *h = chan_ctx_after_func(c, after_probe_fn, &p); /* works after */
+
+	cr_assert_eq(chan_recv(p.ran, NULL), 0);
+	cr_assert(!chan_ctx_stop_after(h));
+	cr_assert_eq(atomic_load(&p.runs), 1, "the failed registration ran fn");
+	chan_ctx_release(c); /* ASan: the failed one left no reference on c */
+	chan_release(p.ran);
 }

@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: MIT
+
+module chanbench/peers/go_patterns
+
+go 1.19
