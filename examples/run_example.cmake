@@ -1,11 +1,19 @@
 # SPDX-License-Identifier: MIT
 # Runs one example and compares its standard output with the expected text.
-# cmake -DEXE=path -DEXPECTED=path -P run_example.cmake
+# cmake -DEXE=path -DEXPECTED=path [-DMASK=regex] -P run_example.cmake
+# MASK (optional): what varies from run to run; every match is replaced by
+# "#" in both texts before they are compared.
 execute_process(COMMAND ${EXE} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "${EXE} exited with ${rc}; output:\n${out}")
 endif()
 file(READ ${EXPECTED} want)
-if(NOT out STREQUAL want)
+set(out_cmp "${out}")
+set(want_cmp "${want}")
+if(DEFINED MASK)
+  string(REGEX REPLACE "${MASK}" "#" out_cmp "${out}")
+  string(REGEX REPLACE "${MASK}" "#" want_cmp "${want}")
+endif()
+if(NOT out_cmp STREQUAL want_cmp)
   message(FATAL_ERROR "${EXE} printed:\n${out}\nexpected:\n${want}")
 endif()

@@ -5,10 +5,12 @@
 # wfcqueue, moodycamel, a mutex+condvar channel), runs the pipeline demo and
 # the benchmark suite side by side, and writes results/latest/{table.txt,
 # results.csv,results.json,plot.png}; then the pattern benchmarks (chan and
-# Go, bench/run_patterns.py) into results/latest/patterns_{table.txt,...}.
+# Go, bench/run_patterns.py) into results/latest/patterns_{table.txt,...}, and the
+# pub/sub benchmarks (chan, Go, tokio; bench/run_pubsub.py) into
+# results/latest/pubsub_{table.txt,.csv}.
 # Arguments go to bench/run_suite.py: --quick (smoke run), --msgs N,
 # --threads T, --repeats R, --only ROWS, --sweep 1,2,4,8,16, --impls LIST;
-# --quick and --repeats also go to run_patterns.py, which is skipped when
+# --quick and --repeats also go to run_patterns.py and run_pubsub.py, which are skipped when
 # --only or --sweep picks rows of the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh bench
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target pipeline_demo core_bench chan_suite \
-	pattern_bench
+	pattern_bench pubsub_bench
 bash bench/peers/build.sh
 echo "=== pipeline demo ==="
 build/release/examples/pipeline_demo
@@ -34,4 +36,6 @@ while [ $# -gt 0 ]; do
 	shift
 done
 echo "=== pattern benchmarks, chan and Go ($(nproc) CPUs) ==="
-exec python3 bench/run_patterns.py "${patterns[@]}"
+python3 bench/run_patterns.py "${patterns[@]}"
+echo "=== pub/sub benchmarks, chan, Go and tokio ($(nproc) CPUs) ==="
+exec python3 bench/run_pubsub.py "${patterns[@]}"

@@ -9,7 +9,7 @@ profile=${1:-test}
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang 14.
 pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcriterion-dev liburcu-dev libck-dev spin)
 if [ "$profile" = bench ]; then
-	pkgs+=(g++ golang-go cargo rustc librust-crossbeam-channel-dev
+	pkgs+=(g++ golang-go cargo rustc librust-crossbeam-channel-dev librust-tokio-dev
 	       libconcurrentqueue-dev gnuplot-nox hyperfine linux-perf valgrind
 	       python3 util-linux)
 fi

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # bench/peers/build.sh - builds the peer benchmarks (README.md here) into build/peers/<impl>:
-# go, crossbeam, ck_ring, wfcq, moodycamel, mutex, and go_patterns (the Go side of
-# bench/pattern_bench.c); each a single binary with its release settings. Works offline and may be run again at any time. A peer that fails to build is
-# reported (with the tail of its log) and does not stop the others.
+# go, crossbeam, ck_ring, wfcq, moodycamel, mutex, go_patterns (the Go side of
+# bench/pattern_bench.c) and the pub/sub peers of bench/pubsub_bench.c (go_pubsub,
+# tokio_pubsub); each a single binary with its release settings. Works offline and may be run
+# again at any time. A peer that fails to build is reported (with the tail of its log) and
+# does not stop the others.
 #
 # Usage: bench/peers/build.sh [impl...]   (default: all)
 # Exit status: 0 when every requested peer built, 1 when at least one failed.
@@ -43,6 +45,22 @@ build_go_patterns()
 			go build -o "$1" .
 }
 
+build_go_pubsub()
+{
+	cd "$peers_dir/go_pubsub" &&
+		GOCACHE=${GOCACHE:-$work/go-cache} GOPROXY=off GOFLAGS= \
+			go build -o "$1" .
+}
+
+build_tokio_pubsub()
+{
+	# As crossbeam: Debian's vendored crates (librust-tokio-dev), offline.
+	rm -f "$peers_dir/tokio_pubsub/Cargo.lock"
+	cd "$peers_dir/tokio_pubsub" &&
+		CARGO_TARGET_DIR=$work/cargo-target "$(find_cargo)" build --release --offline &&
+		cp "$work/cargo-target/release/tokio_pubsub" "$1"
+}
+
 build_crossbeam()
 {
 	# .cargo/config.toml in rust/ points crates-io at Debian's vendored crates; cargo reads
@@ -75,7 +93,7 @@ build_mutex()
 	"$CC" "${cflags[@]}" -o "$1" "$peers_dir/mutex/mutex.c"
 }
 
-all=(go crossbeam ck_ring wfcq moodycamel mutex go_patterns)
+all=(go crossbeam ck_ring wfcq moodycamel mutex go_patterns go_pubsub tokio_pubsub)
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=("${all[@]}")
 

@@ -42,5 +42,6 @@
 #include <chan/group.h>
 #include <chan/stage.h>
 #include <chan/async.h>
+#include <chan/pubsub.h>
 
 #endif /* CHAN_CHAN_H */
