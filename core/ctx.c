@@ -38,6 +38,8 @@
 
 #include "chan_pvt.h"
 #include "clock_pvt.h"
+#include "debug_pvt.h"
+#include "dlist_pvt.h"
 #include "lock_pvt.h"
 #include "../ring/fault.h"
 #include "timer_pvt.h"
@@ -54,12 +56,12 @@ struct chan_ctx {
 	const void *key;
 	void *value;
 
-	struct chan__lock lock; /* guards err's transition and the children list */
-	chan_ctx_t *first_child;
-	chan_ctx_t *prev, *next; /* siblings, under the parent's lock */
-	bool linked;		 /* in the parent's list, under the parent's lock */
-	chan_ctx_t *work_next;	 /* the canceling thread's worklist */
-	chan_ctx_after_t *afters; /* chan_ctx_after_func records, under lock */
+	struct chan__lock lock;	   /* guards err's transition and both lists */
+	struct chan__dlist children; /* of ->sibling, under lock */
+	struct chan__dlink sibling;  /* in the parent's children, under its lock */
+	bool linked;		     /* in the parent's list, under the parent's lock */
+	chan_ctx_t *work_next;	     /* the canceling thread's worklist */
+	struct chan__dlist afters;   /* chan_ctx_after_func records, under lock */
 };
 
 /*
@@ -97,8 +99,8 @@ static void ctx_unref(chan_ctx_t *c)
 	}
 }
 
-static chan_ctx_after_t *after_detach(chan_ctx_t *c);
-static void after_fire_list(chan_ctx_after_t *list);
+static void after_detach(chan_ctx_t *c, struct chan__dlist *out);
+static void after_fire_list(struct chan__dlist *list);
 
 /*
  * The one 0 -> err transition. Returns false if @c was already canceled.
@@ -107,8 +109,8 @@ static void after_fire_list(chan_ctx_after_t *list);
  */
 static bool transition(chan_ctx_t *c, int err, chan_ctx_t **work)
 {
-	chan_ctx_after_t *afters;
-	chan_ctx_t *kid;
+	struct chan__dlist afters;
+	struct chan__dlink *link;
 
 	chan__lock_acquire(&c->lock);
 	/* Relaxed: err only changes under this lock. */
@@ -118,19 +120,23 @@ static bool transition(chan_ctx_t *c, int err, chan_ctx_t **work)
 	}
 	/* Release: pairs with the acquire in chan_ctx_err(). */
 	atomic_store_explicit(&c->err, err, memory_order_release);
-	while ((kid = c->first_child) != NULL) {
-		c->first_child = kid->next;
-		kid->linked = false;
-		kid->prev = kid->next = NULL;
+	while ((link = chan__dlist_pop_front(&c->children)) != NULL) {
+		chan_ctx_t *kid = chan__container_of(link, chan_ctx_t, sibling);
+
+		kid->linked = false; /* the list's reference moves to *work */
 		kid->work_next = *work;
 		*work = kid;
 	}
-	afters = after_detach(c);
+	after_detach(c, &afters);
 	chan__lock_release(&c->lock);
+	/* err is set and the lists are detached, done is still open: a child
+	 * or after-func added now must see err under the lock, and a waiter
+	 * that sees err before the close must still get the close. */
+	CHAN__DEBUG_WINDOW("ctx: err stored, before closing done");
 	chan_close(c->done);
 	if (c->has_timer)
 		chan__timer_stop(&c->timer); /* does not wait for its own callback */
-	after_fire_list(afters); /* after the close: fn sees chan_ctx_err() != 0 */
+	after_fire_list(&afters); /* after the close: fn sees chan_ctx_err() != 0 */
 	return true;
 }
 
@@ -143,12 +149,7 @@ static void unlink_from_parent(chan_ctx_t *c)
 		return;
 	chan__lock_acquire(&p->lock);
 	if (c->linked) {
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			p->first_child = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
+		chan__dlist_unlink(&p->children, &c->sibling);
 		c->linked = false;
 		drop = true;
 	}
@@ -227,10 +228,7 @@ static chan_ctx_t *new_child(chan_ctx_t *parent, int64_t deadline, const void *k
 		/* Relaxed: err changes only under the lock we hold. */
 		perr = atomic_load_explicit(&parent->err, memory_order_relaxed);
 		if (perr == 0) {
-			c->next = parent->first_child;
-			if (c->next)
-				c->next->prev = c;
-			parent->first_child = c;
+			chan__dlist_push_front(&parent->children, &c->sibling);
 			c->linked = true;
 			ctx_ref(c); /* the list's reference */
 		}
@@ -350,8 +348,8 @@ struct chan_ctx_after {
 	chan_ctx_t *ctx; /* referenced (not for the background) */
 	void (*fn)(void *);
 	void *arg;
-	chan_ctx_after_t *prev, *next; /* ctx->afters, under ctx->lock */
-	bool linked;		       /* under ctx->lock */
+	struct chan__dlink link; /* in ctx->afters, under ctx->lock */
+	bool linked;		 /* under ctx->lock */
 };
 
 static void after_unref(chan_ctx_after_t *a)
@@ -389,25 +387,24 @@ static void after_fire(chan_ctx_after_t *a)
 		after_run(a);
 }
 
-/* Under c->lock, in the transition: take the whole list. */
-static chan_ctx_after_t *after_detach(chan_ctx_t *c)
+/* Under c->lock, in the transition: take the whole list into *@out, which
+ * is the firing thread's alone from here (every record is !linked, so
+ * chan_ctx_stop_after() no longer touches its links). */
+static void after_detach(chan_ctx_t *c, struct chan__dlist *out)
 {
-	chan_ctx_after_t *list = c->afters;
-
-	for (chan_ctx_after_t *a = list; a; a = a->next)
-		a->linked = false;
-	c->afters = NULL;
-	return list;
+	for (struct chan__dlink *n = c->afters.first; n; n = n->next)
+		chan__container_of(n, chan_ctx_after_t, link)->linked = false;
+	*out = c->afters;
+	chan__dlist_init(&c->afters);
 }
 
-static void after_fire_list(chan_ctx_after_t *list)
+static void after_fire_list(struct chan__dlist *list)
 {
-	while (list) {
-		chan_ctx_after_t *a = list;
+	struct chan__dlink *n;
 
-		list = a->next; /* read before the record can go */
-		after_fire(a);
-	}
+	/* Unlinked before it fires: the record can go inside after_fire(). */
+	while ((n = chan__dlist_pop_front(list)) != NULL)
+		after_fire(chan__container_of(n, chan_ctx_after_t, link));
 }
 
 chan_ctx_after_t *chan_ctx_after_func(chan_ctx_t *ctx, void (*fn)(void *), void *arg)
@@ -439,10 +436,7 @@ chan_ctx_after_t *chan_ctx_after_func(chan_ctx_t *ctx, void (*fn)(void *), void 
 	/* Relaxed: err changes only under the lock we hold. */
 	err = atomic_load_explicit(&ctx->err, memory_order_relaxed);
 	if (err == 0) {
-		a->next = ctx->afters;
-		if (a->next)
-			a->next->prev = a;
-		ctx->afters = a;
+		chan__dlist_push_front(&ctx->afters, &a->link);
 		a->linked = true;
 	}
 	chan__lock_release(&ctx->lock);
@@ -474,12 +468,7 @@ bool chan_ctx_stop_after(chan_ctx_after_t *a)
 	if (ctx) {
 		chan__lock_acquire(&ctx->lock);
 		if (a->linked) {
-			if (a->prev)
-				a->prev->next = a->next;
-			else
-				ctx->afters = a->next;
-			if (a->next)
-				a->next->prev = a->prev;
+			chan__dlist_unlink(&ctx->afters, &a->link);
 			a->linked = false;
 			unlinked = true;
 		}

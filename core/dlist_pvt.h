@@ -68,4 +68,14 @@ static inline void chan__dlist_unlink(struct chan__dlist *l, struct chan__dlink 
 	n->prev = n->next = NULL;
 }
 
+/* Unlink and return the first node, or NULL if @l is empty. */
+static inline struct chan__dlink *chan__dlist_pop_front(struct chan__dlist *l)
+{
+	struct chan__dlink *n = l->first;
+
+	if (n)
+		chan__dlist_unlink(l, n);
+	return n;
+}
+
 #endif /* CHAN_CORE_DLIST_PVT_H */
