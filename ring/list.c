@@ -155,7 +155,9 @@ size_t chan__list_push_burst(struct list *l, const void *elems, size_t n, enum r
 							  tail + (k << LIST_SHIFT),
 							  memory_order_seq_cst, memory_order_acquire))
 			break;
+		/* Lost the race for these positions (the CAS reloaded tail). */
 		b = atomic_load_explicit(&l->tail.block, memory_order_acquire);
+		ring_cas_backoff(&step);
 	}
 	RING_DEBUG_HOOK(NULL, "list push: slots claimed, before publish");
 
@@ -230,7 +232,9 @@ size_t chan__list_pop_burst(struct list *l, void *elems, size_t max, enum ring_s
 		if (atomic_compare_exchange_weak_explicit(&l->head.index, &head, new_head,
 							  memory_order_seq_cst, memory_order_acquire))
 			break;
+		/* Lost the race (the CAS reloaded head). */
 		b = atomic_load_explicit(&l->head.block, memory_order_acquire);
+		ring_cas_backoff(&step);
 	}
 	RING_DEBUG_HOOK(NULL, "list pop: slots claimed, before copy-out");
 

@@ -54,6 +54,7 @@ static inline enum ring_status ring_try_push_mpmc(struct ring *r, const void *el
 				return RING_OK;
 			}
 			/* The failed CAS reloaded tail. */
+			ring_cas_backoff(&step);
 		} else if (stamp + r->one_lap == tail + 1) {
 			/* The slot holds last lap's value: full, unless a consumer
 			 * has claimed it and is still copying out. */
@@ -97,6 +98,8 @@ static inline enum ring_status ring_try_pop_mpmc(struct ring *r, void *elem)
 						      memory_order_release);
 				return RING_OK;
 			}
+			/* The failed CAS reloaded head. */
+			ring_cas_backoff(&step);
 		} else if (stamp == head) {
 			/* Nothing written here yet: empty, unless a producer has
 			 * claimed the slot and is still copying in. */

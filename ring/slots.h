@@ -174,6 +174,22 @@ extern void (*chan__ring_debug_hook)(struct ring *r, const char *where); /* ring
  * probably preempted, and yielding is the only way to let it finish. This is
  * a rare path (a preemption inside a memcpy), not a polling loop.
  */
+/*
+ * After a failed CAS on head or tail: another thread won the position we
+ * wanted, and retrying at once only makes the line bounce again. Spin
+ * 1, 2, 4 ... 64 pauses (crossbeam's Backoff::spin), never yield: the winner
+ * is running, not preempted.
+ */
+static inline void ring_cas_backoff(unsigned *step)
+{
+	unsigned s = *step < 6 ? *step : 6;
+
+	for (unsigned i = 0; i < (1u << s); i++)
+		chan__cpu_relax();
+	if (*step < 7)
+		(*step)++;
+}
+
 static inline void ring_backoff(unsigned *step)
 {
 	if (*step < 7) {
