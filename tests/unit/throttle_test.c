@@ -308,7 +308,8 @@ Test(throttle, close_propagation)
 }
 
 /* A deadline on the group's parent: the stage waits for the group to be
- * done (never closing early), then closes; the value it held is dropped. */
+ * done (never closing early), then closes; the value it held is dropped and
+ * the reservation it slept on is given back. */
 Test(throttle, group_deadline_closes_the_output_never_early)
 {
 	chan_ctx_t *parent = chan_ctx_with_timeout(chan_ctx_background(), 30 * MS);
@@ -327,6 +328,10 @@ Test(throttle, group_deadline_closes_the_output_never_early)
 	cr_assert_geq(chan_now(), deadline, "closed before the group was done");
 	cr_assert_eq(chan_group_wait(g), 0);
 	cr_assert_eq(atomic_load(&out_dropped) + (long)chan_len(in), 1);
+	/* The stage's reservation for the second value (due at +1 s) was given
+	 * back: the bucket is not in debt (without the cancel it would be at
+	 * about -1 token until then). */
+	cr_assert_gt(chan_limiter_tokens(l, chan_now()), -0.5, "the reservation was kept");
 	chan_release(out);
 	chan_release(in);
 	chan_group_destroy(g);
