@@ -52,6 +52,16 @@ build_go_pubsub()
 			go build -o "$1" .
 }
 
+build_go_limiter()
+{
+	# The Go side of bench/limiter_bench.c: golang.org/x/time/rate and x/sync/semaphore
+	# from Debian's sources (golang-golang-x-time-dev, golang-golang-x-sync-dev), which
+	# go.mod's replace points at in /usr/share/gocode, so nothing is downloaded.
+	cd "$peers_dir/go_limiter" &&
+		GOCACHE=${GOCACHE:-$work/go-cache} GOPROXY=off GOFLAGS= \
+			go build -o "$1" .
+}
+
 build_tokio_pubsub()
 {
 	# As crossbeam: Debian's vendored crates (librust-tokio-dev), offline.
@@ -93,7 +103,7 @@ build_mutex()
 	"$CC" "${cflags[@]}" -o "$1" "$peers_dir/mutex/mutex.c"
 }
 
-all=(go crossbeam ck_ring wfcq moodycamel mutex go_patterns go_pubsub tokio_pubsub)
+all=(go crossbeam ck_ring wfcq moodycamel mutex go_patterns go_pubsub tokio_pubsub go_limiter)
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=("${all[@]}")
 

@@ -65,6 +65,10 @@
  * decided entirely under the old or entirely under the new configuration.
  * wait and wait_all block (they park on a channel select, never spin).
  * chan_limiter_destroy() must not run concurrently with any other call.
+ *
+ * chan_throttle() is the stage form (chan/stage.h's contract): the seed's
+ * time.Tick loop, "for req := range requests { <-limiter; out <- req }",
+ * with bursts.
  */
 #ifndef CHAN_LIMITER_H
 #define CHAN_LIMITER_H
@@ -74,7 +78,10 @@
 #include <stdint.h>
 
 #include <chan/api.h>
+#include <chan/channel.h>
 #include <chan/ctx.h>
+#include <chan/group.h>
+#include <chan/stage.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -219,6 +226,56 @@ CHAN_API void chan_limiter_set_burst(chan_limiter_t *l, size_t burst);
  * unlimited limiter; 0 for NULL. Changes nothing. Lock-free.
  */
 CHAN_API double chan_limiter_tokens(chan_limiter_t *l, int64_t now_ns);
+
+/**
+ * chan_throttle() - a stage that forwards @in's elements, in order, no
+ * faster than @l admits them (the seed's time.Tick loop), in bursts.
+ * @g:  the group (chan/group.h); the stage's task is one of its tasks.
+ * @in: the input; the stage takes its own reference.
+ * @l:  the limiter, borrowed: it must outlive the stage (until
+ *      chan_group_wait() returns) and may be shared with other users,
+ *      other throttles included; each element takes one token.
+ * @o:  options (NULL: defaults). o->out: the output (elem_size 0 or the
+ *      input's; capacity 0, the default, is unbuffered); o->batch: the
+ *      largest burst (0 = 1); o->out.drop receives the elements taken and
+ *      not forwarded on cancel. o->workers, flags, window, clone and
+ *      in_drop are ignored.
+ *
+ * One task takes an element (waiting for it), reads the tokens the bucket
+ * holds, takes up to that many more elements that are ready (at most
+ * o->batch in all), takes their tokens and sends them with one burst. With
+ * no token it reserves one (chan_limiter_reserve()) and parks until the
+ * reservation's time or the group's cancel, which gives the reservation
+ * back. Tokens are taken only for elements it holds, and an element is
+ * sent only after its token was taken: over any window [t, t+d] the stage
+ * (with every other user of @l) starts at most burst + rate*d sends. A
+ * send can wait for room in the output (or, unbuffered, for a receiver)
+ * after its token was taken, and an output buffer lets a slow receiver
+ * find several elements at once: the rate is that of the stage's sends,
+ * as in Go. CHAN_LIMIT_INF forwards everything; rate 0 forwards the
+ * tokens in the bucket, then waits for the cancel, as does burst 0. A
+ * limiter that cannot refill (rate 0, burst 0) is looked at again after
+ * 1 ms, doubling up to 1 s, so a later set_rate()/set_burst() is seen. A
+ * reservation that the ctx's deadline cannot cover is still made: the
+ * stage waits for the deadline to cancel the group (it never closes its
+ * output before then, unlike chan_limiter_wait()'s at-once -ETIMEDOUT).
+ *
+ * Closing: the output closes once @in is closed and drained and every
+ * element was sent, or when the group is canceled (or the output was
+ * closed by someone else), after the last drop(). Elements still
+ * buffered in @in on cancel stay there. The stage reports no error to the
+ * group.
+ * Concurrency: thread-safe; the stage's task blocks (parks), never spins.
+ * Return: the output (one reference for the caller), or NULL with errno
+ *   EINVAL     @g, @in or @l NULL; o->out.elem_size neither 0 nor @in's;
+ *              o->out options that chan_new_opts() refuses;
+ *   ECANCELED  the group is already canceled;
+ *   ENOMEM     out of memory;
+ *   EAGAIN     the task could not be started.
+ * On error nothing was started and nothing is retained.
+ */
+CHAN_API chan_t *chan_throttle(chan_group_t *g, chan_t *in, chan_limiter_t *l,
+			       const chan_stage_opts_t *o);
 
 #ifdef __cplusplus
 }
