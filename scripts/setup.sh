@@ -12,6 +12,8 @@ if [ "$profile" = bench ]; then
 	pkgs+=(g++ golang-go cargo rustc librust-crossbeam-channel-dev librust-tokio-dev
 	       libconcurrentqueue-dev gnuplot-nox hyperfine linux-perf valgrind
 	       python3 util-linux)
+	# bench/peers/go_pool: golang.org/x/sync's errgroup.
+	pkgs+=(golang-golang-x-sync-dev)
 fi
 
 missing=()
