@@ -7,20 +7,21 @@
 # results.csv,results.json,plot.png}; then the pattern benchmarks (chan and
 # Go, bench/run_patterns.py) into results/latest/patterns_{table.txt,...}, and the
 # pub/sub benchmarks (chan, Go, tokio; bench/run_pubsub.py) into
-# results/latest/pubsub_{table.txt,.csv}, and the rate limiter and semaphore
+# results/latest/pubsub_{table.txt,.csv}, the rate limiter and semaphore
 # benchmarks (chan, x/time/rate, x/sync/semaphore; bench/run_limiter.py) into
-# results/latest/limiter_table.{txt,csv}.
+# results/latest/limiter_table.{txt,csv}, and the worker pool against Go's errgroup
+# (bench/run_pool.py) into results/latest/pool_{table.txt,.csv}.
 # Arguments go to bench/run_suite.py: --quick (smoke run), --msgs N,
 # --threads T, --repeats R, --only ROWS, --sweep 1,2,4,8,16, --impls LIST;
-# --quick and --repeats also go to run_patterns.py, run_pubsub.py and run_limiter.py, which are
-# skipped when --only or --sweep picks rows of the suite.
+# --quick and --repeats also go to run_patterns.py, run_pubsub.py, run_limiter.py and
+# run_pool.py, which are skipped when --only or --sweep picks rows of the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh bench
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target pipeline_demo core_bench chan_suite \
-	pattern_bench pubsub_bench limiter_bench
+	pattern_bench pubsub_bench limiter_bench pool_bench
 bash bench/peers/build.sh
 echo "=== pipeline demo ==="
 build/release/examples/pipeline_demo
@@ -43,3 +44,6 @@ echo "=== pub/sub benchmarks, chan, Go and tokio ($(nproc) CPUs) ==="
 python3 bench/run_pubsub.py "${patterns[@]}"
 echo "=== rate limiter and semaphore benchmarks, chan and Go ($(nproc) CPUs) ==="
 python3 bench/run_limiter.py "${patterns[@]}"
+
+echo "=== worker pool, chan and Go errgroup ($(nproc) CPUs) ==="
+python3 bench/run_pool.py "${patterns[@]}"

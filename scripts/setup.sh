@@ -12,7 +12,8 @@ if [ "$profile" = bench ]; then
 	pkgs+=(g++ golang-go cargo rustc librust-crossbeam-channel-dev librust-tokio-dev
 	       libconcurrentqueue-dev gnuplot-nox hyperfine linux-perf valgrind
 	       python3 util-linux)
-	# x/time/rate and x/sync/semaphore for bench/peers/go_limiter.
+	# x/time/rate and x/sync/semaphore for bench/peers/go_limiter; x/sync's
+	# errgroup for bench/peers/go_pool.
 	pkgs+=(golang-golang-x-time-dev golang-golang-x-sync-dev)
 fi
 

@@ -43,5 +43,6 @@
 #include <chan/stage.h>
 #include <chan/async.h>
 #include <chan/pubsub.h>
+#include <chan/pool.h>
 
 #endif /* CHAN_CHAN_H */

@@ -324,3 +324,62 @@ Test(fault, timer_thread_creation)
 	chan_release(t);
 	chan_ctx_release(ctx);
 }
+
+/* ---- patterns ---------------------------------------------------------------- */
+
+static int count_job(chan_ctx_t *ctx, void *arg)
+{
+	(void)ctx;
+	atomic_fetch_add((_Atomic int *)arg, 1);
+	return 0;
+}
+
+/* chan_pool_new(): its queue, its after-func and each worker's start fail
+ * once. A failure is NULL + ENOMEM with nothing started in the group
+ * (chan_group_wait() returns at once) and nothing leaked (LSan), or, when
+ * a later worker could not start, a pool with fewer workers that runs
+ * every job; once no fault fires, a pool with all of them. */
+Test(fault, pool_new)
+{
+	static const size_t caps[] = { 0, 64, CHAN_UNBOUNDED };
+
+	for (unsigned workers = 1; workers <= 3; workers += 2) {
+		for (size_t i = 0; i < 3; i++) {
+			int failures = 0;
+
+			for (long k = 1; k <= K_MAX; k++) {
+				chan_group_t *g = chan_group_new(chan_ctx_background());
+				_Atomic int jobs_ran = 0;
+				chan_pool_t *p;
+				bool f;
+
+				cr_assert_not_null(g);
+				arm(k);
+				errno = 0;
+				p = chan_pool_new(g, workers, caps[i]);
+				f = fired();
+				if (!p) {
+					cr_assert(f, "failed without a fault");
+					cr_assert_eq(errno, ENOMEM);
+					cr_assert_eq(chan_group_wait(g), 0);
+					chan_group_destroy(g);
+					failures++;
+					continue;
+				}
+				for (int j = 0; j < 50; j++)
+					cr_assert_eq(chan_pool_submit(p, count_job, &jobs_ran,
+								      chan_ctx_background()), 0);
+				cr_assert_eq(chan_pool_close(p), 0);
+				cr_assert_eq(chan_group_wait(g), 0);
+				cr_assert_eq(atomic_load(&jobs_ran), 50, "a pool after a fault lost jobs");
+				chan_pool_destroy(p);
+				chan_group_destroy(g);
+				if (!f)
+					break;
+				failures++; /* a worker could not start: fewer workers */
+			}
+			cr_assert_geq(failures, 2, "workers %u cap %zu: the queue and the "
+				      "after-func at least", workers, caps[i]);
+		}
+	}
+}
