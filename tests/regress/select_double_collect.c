@@ -21,11 +21,12 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <chan/chan.h>
+
+#include "tests/common/thread_state.h"
 
 #define MS   1000000LL
 #define MANY 10000
@@ -165,26 +166,9 @@ static void *select_blocked(void *arg)
 	struct blocked *b = arg;
 
 	/* Release: pairs with the acquire poll in blocked_select_parks(). */
-	atomic_store_explicit(&b->tid, (long)syscall(SYS_gettid), memory_order_release);
+	atomic_store_explicit(&b->tid, test_gettid(), memory_order_release);
 	b->fired = chan_select(b->cs, b->n);
 	return NULL;
-}
-
-/* The scheduler state of thread @tid of this process ('R', 'S', ...), or 0. */
-static char thread_state(long tid)
-{
-	char path[64], state = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	/* "tid (comm) S ...": the state follows the last ')'. */
-	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
-		state = 0;
-	fclose(f);
-	return state;
 }
 
 /*
@@ -200,7 +184,6 @@ static void blocked_select_parks(size_t n, size_t k)
 	long got = -1, v = 4242, tid;
 	chan_case_t *cs = recv_cases(ch, n, &got);
 	struct blocked b = { .cs = cs, .n = n, .fired = -1 };
-	int sleeping = 0;
 	pthread_t t;
 
 	cr_assert_eq(pthread_create(&t, NULL, select_blocked, &b), 0);
@@ -209,11 +192,8 @@ static void blocked_select_parks(size_t n, size_t k)
 		sleep_ms(1);
 	/* Ten samples in a row asleep, within 20 s (a bound for the slowest
 	 * sanitizer build on a loaded machine, not a performance claim). */
-	for (int i = 0; i < 20000 && sleeping < 10; i++) {
-		sleeping = thread_state(tid) == 'S' ? sleeping + 1 : 0;
-		sleep_ms(1);
-	}
-	cr_assert_eq(sleeping, 10, "n=%zu: the blocked select never slept (spinning)", n);
+	cr_assert(test_wait_asleep(tid, 10, 20000), "n=%zu: the blocked select never slept (spinning)",
+		  n);
 	cr_assert_eq(chan_send(ch[k], &v), 0);
 	pthread_join(t, NULL);
 	cr_assert_eq(b.fired, (int)k, "n=%zu", n);

@@ -25,6 +25,8 @@
 
 #include <chan/chan.h>
 
+#include "tests/common/thread_state.h"
+
 #define MS 1000000LL
 
 static void sleep_ms(int ms)
@@ -528,10 +530,11 @@ Test(pubsub, clone_and_drop_free_every_copy_once)
 	chan_pubsub_sub_t *old = sub(ps, CHAN_PUBSUB_DROP_OLDEST, 2);
 	chan_pubsub_sub_t *blk = sub(ps, CHAN_PUBSUB_BLOCK, 2);
 	chan_pubsub_sub_t *left = sub(ps, CHAN_PUBSUB_DROP_OLDEST, 8);
-	chan_ctx_t *ctx = chan_ctx_with_timeout(chan_ctx_background(), 20 * MS);
+	chan_ctx_t *ctx;
 
 	cr_assert_eq(pub_obj(ps, 0, chan_ctx_background()), 4);
 	cr_assert_eq(pub_obj(ps, 1, chan_ctx_background()), 4);
+	ctx = chan_ctx_with_timeout(chan_ctx_background(), 20 * MS);
 	/* Now nw, old and blk are full: nw discards 2 (its clone to drop()),
 	 * old evicts 0 for it, blk waits until the timeout (its clone is
 	 * dropped), and left is not offered 2. */
@@ -659,16 +662,17 @@ Test(pubsub, ctx_error_while_blocked_drops_that_copy_and_stops)
 	grace();
 }
 
+/* Cancels @ctx once thread @tid (the publisher) is parked. */
 struct canceler {
 	chan_ctx_t *ctx;
-	chan_t *ch;
+	long tid;
 };
 
-static void *cancel_when_full(void *arg)
+static void *cancel_when_parked(void *arg)
 {
 	struct canceler *c = arg;
 
-	sleep_ms(20);
+	cr_assert(test_wait_asleep(c->tid, 10, 20000), "the publisher never blocked");
 	chan_ctx_cancel(c->ctx);
 	return NULL;
 }
@@ -677,10 +681,11 @@ Test(pubsub, cancel_while_blocked)
 {
 	chan_pubsub_t *ps = mk_ps(8);
 	chan_pubsub_sub_t *s = sub(ps, CHAN_PUBSUB_BLOCK, 0); /* unbuffered, nobody receives */
-	struct canceler c = {.ctx = chan_ctx_with_cancel(chan_ctx_background())};
+	struct canceler c = {.ctx = chan_ctx_with_cancel(chan_ctx_background()),
+			     .tid = test_gettid()};
 	pthread_t t;
 
-	pthread_create(&t, NULL, cancel_when_full, &c);
+	pthread_create(&t, NULL, cancel_when_parked, &c);
 	cr_assert_eq(chan_pubsub_publish(ps, &(uint64_t){1}, c.ctx), -ECANCELED);
 	pthread_join(t, NULL);
 	expect_stats(s, 0, 1);
@@ -728,7 +733,7 @@ static void burst_timeout_case(int full_first, size_t *done, chan_pubsub_stats_t
 	chan_pubsub_t *ps = mk_ps(8);
 	chan_pubsub_sub_t *s[2];
 	uint64_t vs[10];
-	chan_ctx_t *ctx = chan_ctx_with_timeout(chan_ctx_background(), 20 * MS);
+	chan_ctx_t *ctx;
 
 	for (int i = 0; i < 2; i++) /* in subscription order */
 		s[i] = (i == 0) == (full_first != 0) ? sub(ps, CHAN_PUBSUB_BLOCK, 4)
@@ -736,6 +741,9 @@ static void burst_timeout_case(int full_first, size_t *done, chan_pubsub_stats_t
 	for (uint64_t v = 0; v < 10; v++)
 		vs[v] = v;
 	*done = 77;
+	/* The clock starts here, not before the subscriptions (slow under TSan):
+	 * the burst must reach its wait before the deadline. */
+	ctx = chan_ctx_with_timeout(chan_ctx_background(), 20 * MS);
 	cr_assert_eq(chan_pubsub_publish_burst(ps, vs, 10, ctx, done), -ETIMEDOUT);
 	chan_ctx_release(ctx);
 	for (int i = 0; i < 2; i++) {
