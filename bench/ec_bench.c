@@ -76,7 +76,7 @@ static struct ecchan *ec_new(uint64_t cap)
 	struct ecchan *c = calloc(1, sizeof(*c));
 
 	c->r = aligned_alloc(CHAN_CACHELINE, sizeof(*c->r));
-	c->slots = malloc(chan__ring_storage_size(RING_MPMC, 8, cap));
+	c->slots = calloc(1, chan__ring_storage_size(RING_MPMC, 8, cap));
 	chan__ring_init(c->r, RING_MPMC, 8, cap, c->slots);
 	ck_ec32_init(&c->not_empty, 0);
 	ck_ec32_init(&c->not_full, 0);

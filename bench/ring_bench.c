@@ -193,7 +193,7 @@ static double run(enum impl impl, int p)
 	*s = (struct shared){ .impl = impl, .per_thread = n_msgs / p };
 	if (impl == VYUKOV) {
 		s->ring = aligned_alloc(CHAN_CACHELINE, sizeof(*s->ring));
-		slots = malloc(chan__ring_storage_size(RING_MPMC, 8, 1024));
+		slots = calloc(1, chan__ring_storage_size(RING_MPMC, 8, 1024));
 		chan__ring_init(s->ring, RING_MPMC, 8, 1024, slots);
 	} else if (impl == FAA) {
 		faa_init(&s->faa, 1024);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <chan/channel.h>
 #include <chan/clock.h>
@@ -60,6 +61,44 @@ static enum ring_kind ring_kind_of(unsigned flags)
 	return RING_MPMC;
 }
 
+/*
+ * Large rings are mmap()ed: fresh pages are zero, which is the slots'
+ * initial state (ring/slots.h), so nothing is written at creation.
+ *   - from CHAN__MAP_MIN on, rather than malloc() and memset();
+ *   - up to CHAN__POPULATE_MAX the pages are committed at once with one
+ *     MADV_POPULATE_WRITE: measured (seq, 5M messages, 80 MB of slots,
+ *     perf stat -r 5), a ring whose pages fault in as it is used pays two
+ *     faults per page (its first access is a stamp load, which maps the
+ *     zero page, then a copy-on-write at the first store): 159 ms of CPU
+ *     against 111 ms populated and 123 ms for the old stamp-writing loop;
+ *   - above it they are committed as positions first reach them, so that
+ *     chan_new(8, 1 << 26) (1 GiB of slots) costs one mmap() and no memory
+ *     until it fills, instead of 630 ms and 1 GiB of RSS.
+ */
+#define CHAN__MAP_MIN	   (256 * 1024)
+#define CHAN__POPULATE_MAX ((size_t)64 << 20)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+static chan_t *map_large(size_t total)
+{
+	chan_t *c = chan__map_zeroed(total);
+
+	if (!c)
+		return NULL;
+	/* EINVAL: a kernel before 5.14; the pages then come in lazily. ENOMEM
+	 * (or anything else): the memory is not there; better to say so now
+	 * than to be killed at the first push that reaches it. */
+	if (total <= CHAN__POPULATE_MAX && madvise(c, total, MADV_POPULATE_WRITE) != 0 &&
+	    errno != EINVAL) {
+		munmap(c, total);
+		return NULL;
+	}
+	c->mapped = total;
+	return c;
+}
+
 chan_t *chan_new_opts(const chan_opts_t *o)
 {
 	enum ring_kind rkind = RING_MPMC;
@@ -84,12 +123,17 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 		return NULL;
 	}
 	total = (total + CHAN_CACHELINE - 1) & ~(size_t)(CHAN_CACHELINE - 1);
-	c = chan__aligned_alloc(CHAN_CACHELINE, total);
+	if (total < CHAN__MAP_MIN) {
+		c = chan__aligned_alloc(CHAN_CACHELINE, total);
+		if (c)
+			memset(c, 0, total); /* the slots too: zero is their initial state */
+	} else {
+		c = map_large(total);
+	}
 	if (!c) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(c, 0, sizeof(*c));
 	c->elem_size = o->elem_size;
 	c->cap = o->capacity;
 	c->drop = o->drop;
@@ -105,7 +149,7 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 	} else if (o->capacity == CHAN_UNBOUNDED) {
 		c->kind = CHAN_KIND_LIST;
 		if (!chan__list_init(&c->q.list, o->elem_size)) {
-			free(c);
+			free(c); /* small: never mapped */
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -156,7 +200,10 @@ void chan_release(chan_t *c)
 	default:
 		break;
 	}
-	free(c);
+	if (c->mapped)
+		munmap(c, c->mapped);
+	else
+		free(c);
 }
 
 /* ---- snapshots --------------------------------------------------------- */

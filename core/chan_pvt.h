@@ -65,6 +65,7 @@ struct chan {
 	_Atomic uint32_t refs;
 	_Atomic bool closed; /* unbuffered only */
 	bool is_static;	     /* static storage (CHAN__STATIC_UNBUFFERED): never freed */
+	size_t mapped;	     /* bytes mmap()ed for this channel and its slots, or 0: malloc */
 	unsigned overflow;   /* CHAN_DROP_NEWEST, CHAN_DROP_OLDEST or 0 */
 
 	/* Wait queues: written only when somebody waits. */
@@ -80,7 +81,7 @@ struct chan {
 	/* Written only by senders that discard, on a line of its own so that
 	 * an overflowing channel does not bounce the read-mostly fields. */
 	alignas(CHAN_CACHELINE) _Atomic uint64_t dropped;
-	/* Ring slots follow the struct, in the same allocation. */
+	/* Ring slots follow the struct, in the same allocation, zero-filled. */
 };
 
 /*

@@ -95,7 +95,7 @@ static inline enum ring_status ring_push_evict(struct ring *r, const void *elem,
 		s = ring_slot_at(r, tail);
 		/* A1: pairs with R2 (the slot was emptied), or with R1 of the
 		 * previous lap (its element, which we may evict, is visible). */
-		uint64_t stamp = atomic_load_explicit(&s->stamp, memory_order_acquire);
+		uint64_t stamp = ring_stamp_acquire(r, s, tail);
 
 		if (stamp == tail) {
 			/* C1, as in ring_try_push_mpmc(). */
@@ -105,7 +105,7 @@ static inline enum ring_status ring_push_evict(struct ring *r, const void *elem,
 				RING_DEBUG_HOOK(r, "push: slot claimed, before publish");
 				ring_copy(s->data, elem, r->elem_size);
 				/* R1: publishes s->data; pairs with A2 in the pops. */
-				atomic_store_explicit(&s->stamp, tail + 1, memory_order_release);
+				ring_stamp_release(r, s, tail, tail + 1);
 				return RING_OK;
 			}
 			continue; /* the failed CAS reloaded tail */
@@ -152,13 +152,13 @@ static inline enum ring_status ring_push_evict(struct ring *r, const void *elem,
 		ring_copy(old, s->data, r->elem_size);
 		ring_copy(s->data, elem, r->elem_size);
 		/* R1: publishes x at T; pairs with A2 in the pops. */
-		atomic_store_explicit(&s->stamp, tail + 1, memory_order_release);
+		ring_stamp_release(r, s, tail, tail + 1);
 		evict(old, arg);
 	} else {
 		evict(s->data, arg);
 		ring_copy(s->data, elem, r->elem_size);
 		/* R1: publishes x at T; pairs with A2 in the pops. */
-		atomic_store_explicit(&s->stamp, tail + 1, memory_order_release);
+		ring_stamp_release(r, s, tail, tail + 1);
 	}
 	return RING_OK;
 }

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "compiler.h"
 
@@ -72,6 +73,21 @@ static inline void *chan__calloc(size_t n, size_t size)
 static inline void *chan__aligned_alloc(size_t align, size_t n)
 {
 	return chan__fault_hit(CHAN__FAULT_ALLOC) ? NULL : aligned_alloc(align, n);
+}
+
+/*
+ * chan__map_zeroed() - @n bytes of fresh anonymous memory (zero-filled,
+ * page-aligned, committed by the kernel as pages are first touched), or NULL.
+ * Freed with munmap(p, n).
+ */
+static inline void *chan__map_zeroed(size_t n)
+{
+	void *p;
+
+	if (chan__fault_hit(CHAN__FAULT_ALLOC))
+		return NULL;
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 static inline void *chan__realloc(void *p, size_t n)

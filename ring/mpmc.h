@@ -40,7 +40,7 @@ static inline enum ring_status ring_try_push_mpmc(struct ring *r, const void *el
 
 		struct ring_slot *s = ring_slot_at(r, tail);
 		/* A1: pairs with R2 in the pops: the slot was emptied. */
-		uint64_t stamp = atomic_load_explicit(&s->stamp, memory_order_acquire);
+		uint64_t stamp = ring_stamp_acquire(r, s, tail);
 
 		if (stamp == tail) {
 			/* C1 */
@@ -50,7 +50,7 @@ static inline enum ring_status ring_try_push_mpmc(struct ring *r, const void *el
 				RING_DEBUG_HOOK(r, "push: slot claimed, before publish");
 				ring_copy(s->data, elem, r->elem_size);
 				/* R1: publishes s->data; pairs with A2 in the pops. */
-				atomic_store_explicit(&s->stamp, tail + 1, memory_order_release);
+				ring_stamp_release(r, s, tail, tail + 1);
 				return RING_OK;
 			}
 			/* The failed CAS reloaded tail. */
@@ -83,7 +83,7 @@ static inline enum ring_status ring_try_pop_mpmc(struct ring *r, void *elem)
 	for (;;) {
 		struct ring_slot *s = ring_slot_at(r, head);
 		/* A2: pairs with R1: the element is written. */
-		uint64_t stamp = atomic_load_explicit(&s->stamp, memory_order_acquire);
+		uint64_t stamp = ring_stamp_acquire(r, s, head);
 
 		if (stamp == head + 1) {
 			/* C2 */
@@ -94,8 +94,7 @@ static inline enum ring_status ring_try_pop_mpmc(struct ring *r, void *elem)
 				if (elem)
 					ring_copy(elem, s->data, r->elem_size);
 				/* R2: frees the slot; pairs with A1 in the pushes. */
-				atomic_store_explicit(&s->stamp, head + r->one_lap,
-						      memory_order_release);
+				ring_stamp_release(r, s, head, head + r->one_lap);
 				return RING_OK;
 			}
 			/* The failed CAS reloaded head. */
@@ -127,7 +126,7 @@ static inline struct ring_slot *ring_wait_stamp(const struct ring *r, uint64_t p
 	unsigned step = 0;
 
 	/* A1/A2: the acquire that pairs with R2/R1 of the other side. */
-	while (atomic_load_explicit(&s->stamp, memory_order_acquire) != want)
+	while (ring_stamp_acquire(r, s, pos) != want)
 		ring_backoff(&step);
 	return s;
 }
@@ -142,7 +141,7 @@ static inline void ring_fill(struct ring *r, uint64_t start, const unsigned char
 
 		ring_copy(s->data, src + i * r->elem_size, r->elem_size);
 		/* R1: publishes s->data; pairs with A2 in the pops. */
-		atomic_store_explicit(&s->stamp, pos + 1, memory_order_release);
+		ring_stamp_release(r, s, pos, pos + 1);
 		pos = ring_next(r, pos);
 	}
 }
@@ -158,7 +157,7 @@ static inline void ring_empty(struct ring *r, uint64_t start, unsigned char *dst
 		if (dst)
 			ring_copy(dst + i * r->elem_size, s->data, r->elem_size);
 		/* R2: frees the slot; pairs with A1 in the pushes. */
-		atomic_store_explicit(&s->stamp, pos + r->one_lap, memory_order_release);
+		ring_stamp_release(r, s, pos, pos + r->one_lap);
 		RING_DEBUG_HOOK(r, "slot freed");
 		pos = ring_next(r, pos);
 	}
@@ -183,7 +182,7 @@ static inline uint64_t ring_scan(const struct ring *r, uint64_t pos, uint64_t de
 	while (k < max) {
 		const struct ring_slot *s = ring_slot_at(r, pos);
 
-		if (atomic_load_explicit(&s->stamp, memory_order_acquire) != pos + delta)
+		if (ring_stamp_acquire(r, s, pos) != pos + delta)
 			break;
 		k++;
 		pos = ring_next(r, pos);
@@ -226,8 +225,7 @@ static inline size_t ring_push_burst_mpmc(struct ring *r, const void *elems, siz
 		}
 		/* The slot at tail is not free: full, or a consumer is still
 		 * copying out of it, or tail is stale. As in the single push. */
-		uint64_t stamp = atomic_load_explicit(&ring_slot_at(r, tail)->stamp,
-						      memory_order_acquire);
+		uint64_t stamp = ring_stamp_acquire(r, ring_slot_at(r, tail), tail);
 
 		if (stamp + r->one_lap == tail + 1) {
 			/* S2: pairs with C2. */

@@ -47,7 +47,7 @@ static inline enum ring_status ring_try_pop_mpsc(struct ring *r, void *elem)
 	bool closed;
 
 	/* A2: pairs with R1. */
-	if (atomic_load_explicit(&s->stamp, memory_order_acquire) != head + 1) {
+	if (ring_stamp_acquire(r, s, head) != head + 1) {
 		if (ring_sc_ready(r, head, &closed) == 0)
 			return closed ? RING_CLOSED : RING_WOULD_BLOCK;
 		/* Reserved by a producer that is still copying in. */
@@ -59,7 +59,7 @@ static inline enum ring_status ring_try_pop_mpsc(struct ring *r, void *elem)
 	 * take it while tail - head = cap already (tests/regress/mpsc_overshoot.c). */
 	atomic_store_explicit(&r->head, ring_next(r, head), memory_order_seq_cst);
 	/* R2: frees the slot; pairs with A1. */
-	atomic_store_explicit(&s->stamp, head + r->one_lap, memory_order_release);
+	ring_stamp_release(r, s, head, head + r->one_lap);
 	RING_DEBUG_HOOK(r, "slot freed");
 	return RING_OK;
 }

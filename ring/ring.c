@@ -40,14 +40,11 @@ void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint
 	r->cap = cap;
 	r->mark_bit = next_pow2(cap + 1);
 	r->one_lap = r->mark_bit * 2;
+	r->index_mask = r->mark_bit - 1;
+	/* Zero-filled: every stored stamp is 0, i.e. stamp == index, free for
+	 * lap 0 (ring/slots.h). Nothing to write: the ring is published to
+	 * other threads by whatever hands them the channel (a release). */
 	r->slots = slots;
-	for (uint64_t i = 0; i < cap; i++) {
-		struct ring_slot *s = ring_slot_at(r, i);
-
-		/* Relaxed: the ring is published to other threads by whatever
-		 * hands them the channel (a release). */
-		atomic_store_explicit(&s->stamp, i, memory_order_relaxed);
-	}
 	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 }

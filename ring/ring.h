@@ -43,8 +43,10 @@
  * @kind:      flavour; ring_try_push() and the other entry points dispatch on it.
  * @elem_size: bytes per element (> 0).
  * @cap:       capacity, 1 .. RING_CAP_MAX.
- * @slots:     chan__ring_storage_size(kind, elem_size, cap) bytes, 8-aligned, owned
- *             by the caller, which frees it after the ring is done.
+ * @slots:     chan__ring_storage_size(kind, elem_size, cap) bytes, 8-aligned and
+ *             zero-filled (the initial stamps; see ring/slots.h), owned by the
+ *             caller, which frees it after the ring is done. O(1): nothing of
+ *             @slots is touched, so fresh mmap()ed pages stay uncommitted.
  */
 void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap,
 		     void *slots);

@@ -24,7 +24,11 @@
  *   - every flavour has stamped slots: slot i holds stamp == pos when it is free
  *     for the producer at pos, and pos + 1 when it holds the value written at
  *     pos; a consumer at pos frees it with stamp = pos + one_lap (Vyukov's
- *     per-slot sequence, in lap form);
+ *     per-slot sequence, in lap form). The word in memory is the stamp minus
+ *     the slot's index i (ring_stamp_acquire()/ring_stamp_release()), so the
+ *     initial state, stamp == i everywhere, is all zeroes: a ring is laid out
+ *     in zero-filled memory in O(1), and the pages of a large ring are
+ *     committed as positions first reach them, not when it is made;
  *   - once mark_bit is set in tail no push succeeds, so the elements in
  *     [head, tail) at that moment are all the ring will ever deliver.
  */
@@ -72,6 +76,7 @@ struct ring {
 	alignas(CHAN_CACHELINE) unsigned char *slots;
 	uint64_t cap;
 	uint64_t mark_bit;
+	uint64_t index_mask; /* mark_bit - 1 */
 	uint64_t one_lap;
 	size_t elem_size;
 	size_t stride; /* bytes from one slot to the next */
@@ -91,7 +96,7 @@ _Static_assert(offsetof(struct ring, slots) - offsetof(struct ring, tail) >= CHA
 
 static inline uint64_t ring_index(const struct ring *r, uint64_t pos)
 {
-	return pos & (r->mark_bit - 1);
+	return pos & r->index_mask;
 }
 
 static inline uint64_t ring_lap(const struct ring *r, uint64_t pos)
@@ -133,6 +138,26 @@ static inline uint64_t ring_count(const struct ring *r, uint64_t head, uint64_t 
 static inline struct ring_slot *ring_slot_at(const struct ring *r, uint64_t pos)
 {
 	return (struct ring_slot *)(r->slots + ring_index(r, pos) * r->stride);
+}
+
+/*
+ * The stamp of @s, the slot of @pos (ring_slot_at(r, pos)), stored as
+ * stamp - ring_index(pos): see the invariants above. Every access to a stamp
+ * goes through these two, with the position whose slot it is; the orders are
+ * those of the labels at each call site (A1/A2 acquire, R1/R2 release).
+ */
+static inline uint64_t ring_stamp_acquire(const struct ring *r, const struct ring_slot *s,
+					  uint64_t pos)
+{
+	struct ring_slot *m = (struct ring_slot *)s; /* a load; the API wants non-const */
+
+	return atomic_load_explicit(&m->stamp, memory_order_acquire) + ring_index(r, pos);
+}
+
+static inline void ring_stamp_release(const struct ring *r, struct ring_slot *s, uint64_t pos,
+				      uint64_t stamp)
+{
+	atomic_store_explicit(&s->stamp, stamp - ring_index(r, pos), memory_order_release);
 }
 
 /* Copy one element; the common word sizes compile to a single move. */

@@ -26,7 +26,7 @@ static inline enum ring_status ring_try_push_spmc(struct ring *r, const void *el
 	if (tail & r->mark_bit)
 		return RING_CLOSED;
 	/* A1: pairs with R2. */
-	if (atomic_load_explicit(&s->stamp, memory_order_acquire) != tail) {
+	if (ring_stamp_acquire(r, s, tail) != tail) {
 		/* S2: pairs with C2. */
 		uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
 
@@ -42,7 +42,7 @@ static inline enum ring_status ring_try_push_spmc(struct ring *r, const void *el
 	RING_DEBUG_HOOK(r, "push: slot claimed, before publish");
 	ring_copy(s->data, elem, r->elem_size);
 	/* R1: publishes s->data; pairs with A2. */
-	atomic_store_explicit(&s->stamp, tail + 1, memory_order_release);
+	ring_stamp_release(r, s, tail, tail + 1);
 	return RING_OK;
 }
 

@@ -50,7 +50,7 @@ static struct ring *full_ring(void **slots)
 	struct ring *r = aligned_alloc(CHAN_CACHELINE, sizeof(*r));
 	uint64_t v = 1;
 
-	*slots = malloc(chan__ring_storage_size(RING_MPSC, 8, CAP));
+	*slots = calloc(1, chan__ring_storage_size(RING_MPSC, 8, CAP));
 	chan__ring_init(r, RING_MPSC, 8, CAP, *slots);
 	for (int i = 0; i < CAP; i++)
 		cr_assert_eq(ring_try_push_mpsc(r, &v), RING_OK);

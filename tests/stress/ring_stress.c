@@ -92,6 +92,7 @@ static void run_ring(enum ring_kind kind, uint64_t cap, int np, int nc, bool bur
 	void *slots = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 
 	s.r = aligned_alloc(CHAN_CACHELINE, sizeof(*s.r));
+	memset(slots, 0, bytes); /* zero-filled: the initial stamps */
 	chan__ring_init(s.r, kind, 8, cap, slots);
 	stress_check(&s, &spin_ops, np, nc, stress_scaled(STRESS_MSGS), close_rs, mid);
 	free(s.r);

@@ -27,6 +27,7 @@ static struct tring tring_new(enum ring_kind kind, size_t elem_size, uint64_t ca
 	t.r = aligned_alloc(CHAN_CACHELINE, sizeof(struct ring));
 	t.slots = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 	cr_assert(t.r && t.slots);
+	memset(t.slots, 0, bytes); /* zero-filled: the initial stamps */
 	chan__ring_init(t.r, kind, elem_size, cap, t.slots);
 	return t;
 }

@@ -51,6 +51,10 @@ _Noreturn void crs_fail(const char *file, int line, const char *expr, const char
 			crs_fail(__FILE__, __LINE__, #a " " #op " " #b, "" __VA_ARGS__); \
 	} while (0)
 
+/* Criterion's unconditional failure, for a check made by hand inside a long
+ * loop (an assert per iteration is reported per iteration by Criterion). */
+#define cr_assert_fail(...) crs_fail(__FILE__, __LINE__, "cr_assert_fail", "" __VA_ARGS__)
+
 #define cr_assert_eq(a, b, ...)	 crs_assert_op(==, a, b, __VA_ARGS__)
 #define cr_assert_neq(a, b, ...) crs_assert_op(!=, a, b, __VA_ARGS__)
 #define cr_assert_lt(a, b, ...)	 crs_assert_op(<, a, b, __VA_ARGS__)
