@@ -123,7 +123,12 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 		return NULL;
 	}
 	total = (total + CHAN_CACHELINE - 1) & ~(size_t)(CHAN_CACHELINE - 1);
-	if (total < CHAN__MAP_MIN) {
+	if (o->capacity == 0) {
+		/* The first two lines only (core/chan_pvt.h, "Layout"). */
+		c = chan__aligned_alloc(_Alignof(struct chan), CHAN__UNBUF_SIZE);
+		if (c)
+			memset(c, 0, CHAN__UNBUF_SIZE);
+	} else if (total < CHAN__MAP_MIN) {
 		c = chan__aligned_alloc(CHAN_CACHELINE, total);
 		if (c)
 			memset(c, 0, total); /* the slots too: zero is their initial state */
@@ -139,7 +144,6 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 	c->drop = o->drop;
 	c->overflow = o->flags & DROP_FLAGS;
 	atomic_init(&c->refs, 1);
-	atomic_init(&c->dropped, 0);
 	atomic_init(&c->closed, false);
 	chan__lock_init(&c->lock);
 	chan__waitq_init(&c->recvq);
@@ -147,6 +151,7 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 	if (o->capacity == 0) {
 		c->kind = CHAN_KIND_UNBUFFERED;
 	} else if (o->capacity == CHAN_UNBOUNDED) {
+		atomic_init(&c->dropped, 0);
 		c->kind = CHAN_KIND_LIST;
 		if (!chan__list_init(&c->q.list, o->elem_size)) {
 			free(c); /* small: never mapped */
@@ -154,6 +159,7 @@ chan_t *chan_new_opts(const chan_opts_t *o)
 			return NULL;
 		}
 	} else {
+		atomic_init(&c->dropped, 0);
 		c->kind = CHAN_KIND_RING;
 		chan__ring_init(&c->q.ring, rkind, o->elem_size, o->capacity, c + 1);
 	}
@@ -257,5 +263,7 @@ uint64_t chan_dropped(const chan_t *c)
 
 	/* Relaxed: a counter; what orders a discard before this read is the
 	 * caller's business (a join, a channel operation), as for chan_len(). */
-	return c ? atomic_load_explicit(&m->dropped, memory_order_relaxed) : 0;
+	if (!c || c->kind == CHAN_KIND_UNBUFFERED)
+		return 0; /* never discards, and has no @dropped (chan_pvt.h, "Layout") */
+	return atomic_load_explicit(&m->dropped, memory_order_relaxed);
 }
