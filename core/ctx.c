@@ -15,6 +15,11 @@
  *     was canceled sees err != 0 under the parent's lock and starts canceled;
  *   - a child is in its parent's list iff ->linked, guarded by the parent's
  *     lock; whoever clears ->linked takes over the list's reference;
+ *   - done is made lazily, on the first chan_ctx_done() (Go 1.19's
+ *     context does the same): NULL until then, installed once, under the
+ *     lock, and never changed after. The installer reads err under that
+ *     lock: a done installed after the transition is installed already
+ *     closed, one installed before it is closed by the transition;
  *   - cancel order: err is stored before the done channel is closed, so a
  *     thread that sees the close (-EPIPE) also sees err (close happens-before
  *     the receive that reports it);
@@ -49,14 +54,14 @@ struct chan_ctx {
 	_Atomic uint32_t refs;
 	_Atomic int err;
 	chan_ctx_t *parent; /* referenced; NULL for the background */
-	chan_t *done;
+	_Atomic(chan_t *) done; /* NULL until the first chan_ctx_done(); set under lock */
 	int64_t deadline;   /* effective: never later than the parent's */
 	bool has_timer;
 	bool has_value;
 	const void *key;
 	void *value;
 
-	struct chan__lock lock;	   /* guards err's transition and both lists */
+	struct chan__lock lock;	   /* guards err's transition, done's install, both lists */
 	struct chan__dlist children; /* of ->sibling, under lock */
 	struct chan__dlink sibling;  /* in the parent's children, under its lock */
 	bool linked;		     /* in the parent's list, under the parent's lock */
@@ -93,7 +98,11 @@ static void ctx_unref(chan_ctx_t *c)
 		/* Acq_rel: all uses happen-before the free by the last one. */
 		if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 			return;
-		chan_release(c->done);
+		/* Relaxed: the acq_rel above orders every install before us. */
+		chan_t *done = atomic_load_explicit(&c->done, memory_order_relaxed);
+
+		if (done)
+			chan_release(done);
 		free(c);
 		c = parent; /* drop the child's reference on its parent */
 	}
@@ -105,12 +114,13 @@ static void after_fire_list(struct chan__dlist *list);
 /*
  * The one 0 -> err transition. Returns false if @c was already canceled.
  * On success, the detached children are pushed onto *@work (each carrying
- * the list's reference) and the done channel is closed.
+ * the list's reference) and the done channel, if one was made, is closed.
  */
 static bool transition(chan_ctx_t *c, int err, chan_ctx_t **work)
 {
 	struct chan__dlist afters;
 	struct chan__dlink *link;
+	chan_t *done;
 
 	chan__lock_acquire(&c->lock);
 	/* Relaxed: err only changes under this lock. */
@@ -118,8 +128,14 @@ static bool transition(chan_ctx_t *c, int err, chan_ctx_t **work)
 		chan__lock_release(&c->lock);
 		return false;
 	}
-	/* Release: pairs with the acquire in chan_ctx_err(). */
+	/* E1: release; pairs with E2 in chan_ctx_err(). Orders a done
+	 * installed before this critical section (D1, ordered by the lock)
+	 * before a load of err that sees @err. */
 	atomic_store_explicit(&c->err, err, memory_order_release);
+	/* Relaxed: done is only written under this lock (D1). A done that is
+	 * NULL here is installed later, by a chan_ctx_done() that reads err
+	 * under the lock and installs it closed: nothing for us to close. */
+	done = atomic_load_explicit(&c->done, memory_order_relaxed);
 	while ((link = chan__dlist_pop_front(&c->children)) != NULL) {
 		chan_ctx_t *kid = chan__container_of(link, chan_ctx_t, sibling);
 
@@ -133,7 +149,8 @@ static bool transition(chan_ctx_t *c, int err, chan_ctx_t **work)
 	 * or after-func added now must see err under the lock, and a waiter
 	 * that sees err before the close must still get the close. */
 	CHAN__DEBUG_WINDOW("ctx: err stored, before closing done");
-	chan_close(c->done);
+	if (done)
+		chan_close(done);
 	if (c->has_timer)
 		chan__timer_stop(&c->timer); /* does not wait for its own callback */
 	after_fire_list(&afters); /* after the close: fn sees chan_ctx_err() != 0 */
@@ -198,12 +215,7 @@ static chan_ctx_t *new_child(chan_ctx_t *parent, int64_t deadline, const void *k
 		errno = ENOMEM;
 		return NULL;
 	}
-	c->done = chan_new(1, 0);
-	if (!c->done) {
-		free(c);
-		errno = ENOMEM;
-		return NULL;
-	}
+	atomic_init(&c->done, NULL); /* made on the first chan_ctx_done() */
 	atomic_init(&c->refs, 1);
 	atomic_init(&c->err, 0);
 	chan__lock_init(&c->lock);
@@ -290,22 +302,84 @@ void chan_ctx_cancel(chan_ctx_t *ctx)
 		cancel(ctx, -ECANCELED);
 }
 
+/*
+ * The first call makes the channel. It allocates outside the lock (a cancel
+ * never waits for malloc) and installs under it, where err is stable: after
+ * the transition the channel is closed before anyone can see it, before it
+ * the transition will find it and close it. A thread that loses the race
+ * to install releases its own channel and returns the winner's.
+ */
 chan_t *chan_ctx_done(chan_ctx_t *ctx)
 {
-	return ctx ? ctx->done : NULL;
+	chan_t *done, *mine;
+
+	if (!ctx) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* D2: acquire; pairs with D1: the channel's initialisation (and the
+	 * close of one made closed) happen-before our caller uses it. The
+	 * background's is static and set from the start. */
+	done = atomic_load_explicit(&ctx->done, memory_order_acquire);
+	if (done)
+		return done;
+	mine = chan_new(1, 0);
+	if (!mine) {
+		errno = ENOMEM; /* nothing changed: a later call may succeed */
+		return NULL;
+	}
+	CHAN__DEBUG_WINDOW("ctx: done made, before installing it");
+	chan__lock_acquire(&ctx->lock);
+	/* Relaxed: done is only written under the lock we hold. */
+	done = atomic_load_explicit(&ctx->done, memory_order_relaxed);
+	if (!done) {
+		/* Relaxed: err changes only under the lock we hold. */
+		if (atomic_load_explicit(&ctx->err, memory_order_relaxed) != 0)
+			chan_close(mine); /* canceled already: made closed */
+		/* D1: release; pairs with D2 and with D3 in chan_ctx_err(). */
+		atomic_store_explicit(&ctx->done, mine, memory_order_release);
+		done = mine;
+		mine = NULL;
+	}
+	chan__lock_release(&ctx->lock);
+	if (mine)
+		chan_release(mine); /* another thread installed one first */
+	return done;
 }
 
+/*
+ * As in Go, err is 0 until done is closed: no caller sees an error while
+ * the done channel still blocks. If done exists, an error is reported only
+ * once its close is visible, as before done was lazy: the transition stores
+ * err (E1) before it closes done, so a close seen here makes err visible.
+ * If done is NULL at D3 although err != 0 was read at E2, no done channel
+ * can ever be handed out open: one installed open (D1) read err == 0 under
+ * the lock, so its critical section came before the transition's, D1
+ * happens-before E1, and E2 reading E1 makes D1 happen-before D3, which
+ * then could not read NULL (read-read coherence). So done, if it is ever
+ * made, is made by a chan_ctx_done() that reads err != 0 under the lock and
+ * closes it before D1 publishes it: every caller that gets it finds it
+ * closed. Conversely, a caller that saw the close sees err != 0: both E1
+ * and the close of a done made closed come after err was stored.
+ */
 int chan_ctx_err(chan_ctx_t *ctx)
 {
+	chan_t *done;
+	int err;
+
 	if (!ctx)
 		return -EINVAL;
-	/* As in Go, err is 0 until done is closed: transition() stores err
-	 * before it closes done, so a close seen here (acquire) makes err
-	 * visible, and no caller sees an error while done still blocks. */
-	if (!chan_is_closed(ctx->done))
+	/* E2: acquire; pairs with E1 in transition() (and through it with
+	 * every D1 that came before the transition's critical section). */
+	err = atomic_load_explicit(&ctx->err, memory_order_acquire);
+	if (err == 0)
 		return 0;
-	/* Acquire: pairs with the release store in transition(). */
-	return atomic_load_explicit(&ctx->err, memory_order_acquire);
+	/* D3: acquire; pairs with D1 in chan_ctx_done(): the channel is
+	 * initialised before chan_is_closed() reads it. */
+	done = atomic_load_explicit(&ctx->done, memory_order_acquire);
+	if (done && !chan_is_closed(done))
+		return 0; /* the cancel is in progress: done is not closed yet */
+	return err;
 }
 
 int64_t chan_ctx_deadline(chan_ctx_t *ctx)
@@ -410,6 +484,7 @@ static void after_fire_list(struct chan__dlist *list)
 chan_ctx_after_t *chan_ctx_after_func(chan_ctx_t *ctx, void (*fn)(void *), void *arg)
 {
 	chan_ctx_after_t *a;
+	chan_t *done = NULL;
 	int err = 0;
 
 	if (!ctx || !fn) {
@@ -438,13 +513,22 @@ chan_ctx_after_t *chan_ctx_after_func(chan_ctx_t *ctx, void (*fn)(void *), void 
 	if (err == 0) {
 		chan__dlist_push_front(&ctx->afters, &a->link);
 		a->linked = true;
+	} else {
+		/* Relaxed: done is only written under the lock we hold. */
+		done = atomic_load_explicit(&ctx->done, memory_order_relaxed);
 	}
 	chan__lock_release(&ctx->lock);
 	if (err != 0) {
-		/* Already done: fire now. The transition may still be closing
-		 * done; fn must see chan_ctx_err() != 0, so wait for it (a
-		 * receive on a channel that is being closed returns soon). */
-		chan_recv(ctx->done, NULL);
+		/* Already done: fire now. fn must see chan_ctx_err() != 0.
+		 * A done that existed under the lock is closed by the
+		 * transition (which may still be on its way: a receive on a
+		 * channel that is being closed returns soon) or was made
+		 * closed; wait for that close. One that did not exist yet will
+		 * be made closed, and chan_ctx_err() already reports err while
+		 * done is NULL: nothing to wait for, nothing to allocate. Our
+		 * reference on ctx keeps done alive. */
+		if (done)
+			chan_recv(done, NULL);
 		atomic_store_explicit(&a->state, AFTER_STARTED, memory_order_relaxed); /* not shared yet */
 		if (chan_go(after_run, a) != 0) {
 			ctx_unref(ctx);

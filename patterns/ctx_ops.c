@@ -9,7 +9,9 @@
  * that wins is delivered even if the cancel came at the same time. The done
  * channel is closed only after the context's err is stored, so a done case
  * that fired always finds chan_ctx_err() != 0. The background context is
- * never done: its calls are the plain blocking ones.
+ * never done: its calls are the plain blocking ones. The done channel is
+ * asked for only when the call must wait (the first ask makes it, which
+ * can fail: -ENOMEM, with nothing moved).
  */
 #include <errno.h>
 
@@ -26,9 +28,14 @@ int chan__recv_wait(chan_t *c, void *elem, chan_ctx_t *ctx)
 	if (ctx == chan_ctx_background())
 		return chan_recv(c, elem);
 
+	chan_t *done = chan_ctx_done(ctx);
+
+	if (!done)
+		return -ENOMEM; /* a NULL case would never fire: never wait on it */
+
 	chan_case_t cs[2] = {
 		{ .chan = c, .op = CHAN_OP_RECV, .elem = elem },
-		{ .chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV },
+		{ .chan = done, .op = CHAN_OP_RECV },
 	};
 
 	r = chan_select(cs, 2);
@@ -48,9 +55,14 @@ int chan__send_wait(chan_t *c, const void *elem, chan_ctx_t *ctx)
 	if (ctx == chan_ctx_background())
 		return chan_send(c, elem);
 
+	chan_t *done = chan_ctx_done(ctx);
+
+	if (!done)
+		return -ENOMEM; /* a NULL case would never fire: never wait on it */
+
 	chan_case_t cs[2] = {
 		{ .chan = c, .op = CHAN_OP_SEND, .elem = (void *)elem },
-		{ .chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV },
+		{ .chan = done, .op = CHAN_OP_RECV },
 	};
 
 	r = chan_select(cs, 2);

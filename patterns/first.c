@@ -8,6 +8,12 @@
  * joins every replica that started before chan_first() returns. Replicas
  * report on a channel with one slot per replica, so a report never blocks
  * and the order of the reports is the order in time of the returns.
+ *
+ * It waits on the group's done channel, not the caller's: the group's
+ * context is a child of @ctx that nothing else cancels before
+ * chan_group_destroy() (replicas never report an error to the group), so it
+ * is done exactly when @ctx is, and chan_group_new() made its done channel
+ * already, where @ctx's would be made (and could fail) on our first wait.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -53,7 +59,7 @@ int chan_first(chan_ctx_t *ctx, size_t n, chan_task_fn fn, void *const args[], i
 	bool won = false, stop_starting = false;
 	struct replica *reps;
 	chan_group_t *g;
-	chan_t *reports;
+	chan_t *reports, *done;
 	int64_t t0;
 	int first_err = 0, r;
 
@@ -67,7 +73,8 @@ int chan_first(chan_ctx_t *ctx, size_t n, chan_task_fn fn, void *const args[], i
 		return -errno;
 	reports = chan_new(sizeof(struct report), n);
 	reps = calloc(n, sizeof(*reps));
-	if (!reports || !reps) {
+	done = chan_ctx_done(chan_group_ctx(g)); /* never NULL: see above */
+	if (!reports || !reps || !done) {
 		chan_release(reports);
 		free(reps);
 		chan_group_destroy(g);
@@ -107,7 +114,7 @@ int chan_first(chan_ctx_t *ctx, size_t n, chan_task_fn fn, void *const args[], i
 		chan_case_t cs[2] = {
 			{ .chan = reports, .op = CHAN_OP_RECV, .elem = &rep },
 			/* Once seen done, this case would always be ready: drop it. */
-			{ .chan = stop_starting ? NULL : chan_ctx_done(ctx), .op = CHAN_OP_RECV },
+			{ .chan = stop_starting ? NULL : done, .op = CHAN_OP_RECV },
 		};
 		int64_t timeout = stop_starting ? INT64_MAX : due(t0, started, hedge_ns) - now;
 

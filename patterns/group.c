@@ -21,6 +21,12 @@
  * No lost wakeup at the limit: a waiter tests "canceled, or ctx done" under
  * mu before it sleeps, and the after-func (which runs only once the context
  * is done) broadcasts under mu; a task's end broadcasts under mu too.
+ *
+ * The group's context gets its done channel here, in chan_group_new(), not
+ * lazily: every stage task and most user tasks wait on it, and a stage that
+ * cannot report an error would otherwise have to end (and close its
+ * output, like a drained input) on the first wait's allocation failure.
+ * Made here, chan_ctx_done(chan_group_ctx(g)) cannot fail.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -80,6 +86,10 @@ chan_group_t *chan_group_new(chan_ctx_t *parent)
 	g->ctx = chan_ctx_with_cancel(parent);
 	if (!g->ctx)
 		goto fail;
+	if (!chan_ctx_done(g->ctx)) { /* see above: never fails after this */
+		chan_ctx_release(g->ctx);
+		goto fail;
+	}
 	g->on_cancel = chan_ctx_after_func(g->ctx, on_cancel, g);
 	if (!g->on_cancel) {
 		chan_ctx_release(g->ctx);

@@ -461,21 +461,30 @@ double chan_limiter_tokens(chan_limiter_t *l, int64_t now_ns)
 /* ---- waiting ---- */
 
 /* Sleep until the latest act time of @rs, or until @ctx is done: then the
- * reservations are canceled (unless their time has come). */
+ * reservations are canceled (unless their time has come). Also canceled on
+ * -ENOMEM: the first wait on @ctx makes its done channel, and without it a
+ * cancel could not wake us. */
 static int sleep_until(chan_limiter_t *const ls[], const chan_reservation_t *rs, size_t k,
 		       chan_ctx_t *ctx)
 {
 	int64_t act = INT64_MIN, now;
+	chan_t *done = NULL;
 	int rc;
 
 	for (size_t i = 0; i < k; i++)
 		act = max64(act, rs[i].act_at_ns);
 	for (;;) {
-		chan_case_t cs[1] = { { .chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV } };
-
 		now = chan_now();
 		if (now >= act)
 			return 0; /* never before the reservation's time */
+		if (!done && !(done = chan_ctx_done(ctx))) {
+			for (size_t i = 0; i < k; i++)
+				chan_limiter_cancel(ls[i], &rs[i], now);
+			return -ENOMEM;
+		}
+
+		chan_case_t cs[1] = { { .chan = done, .op = CHAN_OP_RECV } };
+
 		rc = chan_select_timeout(cs, 1, act - now);
 		if (rc == -ETIMEDOUT)
 			continue; /* re-read the clock: a timeout is not a promise */

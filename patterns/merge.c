@@ -43,10 +43,17 @@ static int merge_main(chan_ctx_t *ctx, void *arg)
 {
 	struct merge *m = arg;
 	size_t live = m->n, first = 0;
+	/* The group's ctx, whose done channel chan_group_new() made: never
+	 * NULL. Were it, fail as a select without memory does below. */
+	chan_t *done = chan_ctx_done(ctx);
 
+	if (!done) {
+		chan_group_cancel(m->g, -ENOMEM);
+		live = 0;
+	}
 	for (size_t i = 0; i < m->n; i++)
 		m->cases[i] = (chan_case_t){ .chan = m->ins[i], .op = CHAN_OP_RECV, .elem = m->buf };
-	m->cases[m->n] = (chan_case_t){ .chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV };
+	m->cases[m->n] = (chan_case_t){ .chan = done, .op = CHAN_OP_RECV };
 
 	while (live > 0 && chan_ctx_err(ctx) == 0) {
 		size_t moved = 0;

@@ -87,11 +87,17 @@ struct or_sigs {
 static int or_main(chan_ctx_t *ctx, void *arg)
 {
 	struct or_sigs *s = arg;
+	/* The group's ctx, whose done channel chan_group_new() made: never
+	 * NULL. Were it, fail as a select without memory does (a NULL case
+	 * would never fire). */
+	chan_t *done = chan_ctx_done(ctx);
+	int r = -ENOMEM;
 
-	s->cases[s->n] = (chan_case_t){ .chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV };
-	/* Any case: a value (discarded), a close, or done. */
-	int r = chan_select(s->cases, s->n + 1);
-
+	if (done) {
+		s->cases[s->n] = (chan_case_t){ .chan = done, .op = CHAN_OP_RECV };
+		/* Any case: a value (discarded), a close, or done. */
+		r = chan_select(s->cases, s->n + 1);
+	}
 	if (r < 0) /* no memory for a large select: fail, never close quietly */
 		chan_group_cancel(s->g, r);
 	chan_close(s->out);

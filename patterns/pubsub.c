@@ -464,18 +464,24 @@ static bool sub_dead(const struct chan_pubsub_sub *s)
 	return atomic_load_explicit(&s->dead, memory_order_acquire);
 }
 
-/* A send to @c that waits for room, bounded by @ctx. Return: 0, -EPIPE, or
- * the ctx's error (nothing sent). */
+/* A send to @c that waits for room, bounded by @ctx. Return: 0, -EPIPE, the
+ * ctx's error, or -ENOMEM if this first wait on @ctx could not make its done
+ * channel (nothing sent either way: the callers treat -ENOMEM like a ctx
+ * that ended while waiting, the copy counts as lost). */
 static int send_wait(chan_t *c, const void *elem, chan_ctx_t *ctx)
 {
+	chan_t *done;
 	int r;
 
 	if (ctx == chan_ctx_background())
 		return chan_send(c, elem);
+	done = chan_ctx_done(ctx);
+	if (!done)
+		return -ENOMEM; /* a NULL case would never fire: never wait on it */
 
 	chan_case_t cs[2] = {
 		{.chan = c, .op = CHAN_OP_SEND, .elem = (void *)elem},
-		{.chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV},
+		{.chan = done, .op = CHAN_OP_RECV},
 	};
 
 	r = chan_select(cs, 2);
@@ -732,8 +738,9 @@ static int burst_wait(struct burst *b, struct chan_pubsub_sub *s, chan_ctx_t *ct
 			return 0;
 		}
 		if (r != 0) {
-			/* The ctx (or -ENOMEM of an unbounded channel, which does
-			 * not block and so is not reached here). */
+			/* The ctx, or -ENOMEM for its done channel (-ENOMEM of
+			 * an unbounded channel, which does not block, is not
+			 * reached here). */
 			atomic_fetch_add_explicit(&s->lost, 1, memory_order_relaxed);
 			b->failed = b->sent;
 			burst_abandon(b);

@@ -198,8 +198,14 @@ static uint64_t set_waiters_bit(chan_sem_t *s, bool on)
 static int acquire_slow(chan_sem_t *s, int64_t n, chan_ctx_t *ctx)
 {
 	struct sem_waiter me = { .n = n };
+	chan_t *done;
 	int rc = 0;
 
+	/* Both before queueing, so that running out of memory takes nothing:
+	 * the ctx's done channel is made by its first wait. */
+	done = chan_ctx_done(ctx);
+	if (!done)
+		return -ENOMEM;
 	me.ready = chan_new(1, 1);
 	if (!me.ready)
 		return -ENOMEM;
@@ -227,7 +233,7 @@ static int acquire_slow(chan_sem_t *s, int64_t n, chan_ctx_t *ctx)
 	for (;;) {
 		chan_case_t cs[2] = {
 			{ .chan = me.ready, .op = CHAN_OP_RECV },
-			{ .chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV },
+			{ .chan = done, .op = CHAN_OP_RECV },
 		};
 		int r = chan_select(cs, 2);
 

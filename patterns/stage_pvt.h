@@ -23,7 +23,9 @@
 /*
  * chan__recv_wait() / chan__send_wait() - chan_recv_ctx()/chan_send_ctx()
  * without the ctx-first check (a stage polls the context once per batch).
- * Return: 0, -EPIPE, or the context's error (then nothing was moved).
+ * Return: 0, -EPIPE, the context's error, or -ENOMEM when the first wait
+ * on @ctx could not make its done channel (then nothing was moved). Never
+ * -ENOMEM on a group's context: chan_group_new() makes its done channel.
  */
 int chan__recv_wait(chan_t *c, void *elem, chan_ctx_t *ctx);
 int chan__send_wait(chan_t *c, const void *elem, chan_ctx_t *ctx);

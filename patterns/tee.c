@@ -78,6 +78,7 @@ static int make_copies(struct tee *t, size_t k)
 static int deliver(struct tee *t, size_t k, chan_ctx_t *ctx)
 {
 	size_t left = t->n;
+	chan_t *done;
 	int r = 0;
 
 	for (size_t j = 0; j < t->n; j++)
@@ -107,8 +108,11 @@ static int deliver(struct tee *t, size_t k, chan_ctx_t *ctx)
 				.op = CHAN_OP_SEND,
 				.elem = row(t, j) + (t->pend[j] < k ? t->pend[j] : 0) * t->esz,
 			};
-		t->cases[t->n] = (chan_case_t){ .chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV };
-		r = chan_select(t->cases, t->n + 1);
+		/* The group's ctx, whose done channel chan_group_new() made:
+		 * never NULL. Were it, fail as a select without memory does. */
+		done = chan_ctx_done(ctx);
+		t->cases[t->n] = (chan_case_t){ .chan = done, .op = CHAN_OP_RECV };
+		r = done ? chan_select(t->cases, t->n + 1) : -ENOMEM;
 		if (r >= 0 && (size_t)r < t->n && t->cases[r].err == 0) {
 			if (++t->pend[r] == k)
 				left--;

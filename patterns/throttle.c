@@ -50,6 +50,7 @@
 #define RECHECK_MAX_NS (1000 * MS)
 
 struct throttle {
+	chan_group_t *g;
 	chan_t *in, *out;  /* referenced */
 	chan_limiter_t *l; /* borrowed: outlives the stage (the caller's promise) */
 	size_t esz, batch;
@@ -88,16 +89,6 @@ static size_t take_tokens(chan_limiter_t *l, size_t want)
 	return 0;
 }
 
-/* Park until @ctx is done or @timeout_ns passed: true if it is done. */
-static bool done_within(chan_ctx_t *ctx, int64_t timeout_ns)
-{
-	chan_case_t cs[1] = {{.chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV}};
-
-	/* A case fired (done is closed only after the ctx's err is set) or,
-	 * with one case, nothing else can come back but -ETIMEDOUT. */
-	return chan_select_timeout(cs, 1, timeout_ns) != -ETIMEDOUT && chan_ctx_err(ctx) != 0;
-}
-
 static int ctx_error(chan_ctx_t *ctx)
 {
 	int r = chan_ctx_err(ctx);
@@ -106,8 +97,30 @@ static int ctx_error(chan_ctx_t *ctx)
 }
 
 /*
- * Take one token, sleeping until it comes: 0, or the ctx's error (nothing
- * taken). Never returns 0 before the reservation's time (a timeout is not
+ * Park until @ctx is done or @timeout_ns passed. Return: 0 if the time
+ * passed, the ctx's error if it is done, or -ENOMEM if its done channel
+ * could not be made (the group's ctx: chan_group_new() made it, so never;
+ * were it NULL, the select would sleep through a cancel).
+ */
+static int done_within(chan_ctx_t *ctx, int64_t timeout_ns)
+{
+	chan_t *done = chan_ctx_done(ctx);
+
+	if (!done)
+		return -ENOMEM;
+
+	chan_case_t cs[1] = {{.chan = done, .op = CHAN_OP_RECV}};
+
+	/* A case fired (done is closed only after the ctx's err is set) or,
+	 * with one case, nothing else can come back but -ETIMEDOUT. */
+	if (chan_select_timeout(cs, 1, timeout_ns) == -ETIMEDOUT)
+		return 0;
+	return ctx_error(ctx);
+}
+
+/*
+ * Take one token, sleeping until it comes: 0, or the ctx's error, or
+ * -ENOMEM from done_within() (nothing taken either way). Never returns 0 before the reservation's time (a timeout is not
  * a promise: the clock is read again). The ctx's deadline does not refuse
  * a reservation beyond it, as chan_limiter_wait() would: the stage sleeps
  * until the deadline cancels the group instead, so it never stops (and
@@ -116,6 +129,7 @@ static int ctx_error(chan_ctx_t *ctx)
 static int wait_token(chan_limiter_t *l, chan_ctx_t *ctx)
 {
 	int64_t recheck = RECHECK_MIN_NS;
+	int err;
 
 	for (;;) {
 		chan_reservation_t r;
@@ -123,9 +137,10 @@ static int wait_token(chan_limiter_t *l, chan_ctx_t *ctx)
 
 		if (chan_limiter_reserve(l, now, 1, INT64_MAX, &r) == 0) {
 			while (now < r.act_at_ns) {
-				if (done_within(ctx, r.act_at_ns - now)) {
+				err = done_within(ctx, r.act_at_ns - now);
+				if (err != 0) {
 					chan_limiter_cancel(l, &r, chan_now());
-					return ctx_error(ctx);
+					return err;
 				}
 				now = chan_now();
 			}
@@ -133,8 +148,9 @@ static int wait_token(chan_limiter_t *l, chan_ctx_t *ctx)
 		}
 		/* -ETIMEDOUT: no token ever comes at this configuration;
 		 * -EINVAL: burst 0. Either may change (set_rate, set_burst). */
-		if (done_within(ctx, recheck))
-			return ctx_error(ctx);
+		err = done_within(ctx, recheck);
+		if (err != 0)
+			return err;
 		recheck = recheck < RECHECK_MAX_NS / 2 ? 2 * recheck : RECHECK_MAX_NS;
 	}
 }
@@ -174,6 +190,10 @@ static int throttle_main(chan_ctx_t *ctx, void *arg)
 		}
 		chan__stage_drop(s->buf + i * s->esz, s->esz, n - i, s->drop); /* T3 */
 	}
+	/* Out of memory (to wait, or to grow an unbounded output): fail, as
+	 * the other stages do, never close quietly. */
+	if (err == -ENOMEM)
+		chan_group_cancel(s->g, err);
 	chan_close(s->out);
 	chan_release(s->out);
 	chan_release(s->in);
@@ -206,7 +226,8 @@ chan_t *chan_throttle(chan_group_t *g, chan_t *in, chan_limiter_t *l, const chan
 		r = -ENOMEM;
 		goto fail;
 	}
-	*s = (struct throttle){.in = chan_retain(in),
+	*s = (struct throttle){.g = g,
+			       .in = chan_retain(in),
 			       .out = chan_retain(out),
 			       .l = l,
 			       .esz = esz,

@@ -9,9 +9,12 @@
  * context's done channel is closed when it is canceled, so it can sit in a
  * select next to the real work:
  *
+ *	chan_t *done = chan_ctx_done(ctx);	// made on first use
+ *	if (!done)
+ *		return -ENOMEM;
  *	chan_case_t cs[] = {
  *		{ .chan = jobs, .op = CHAN_OP_RECV, .elem = &job },
- *		{ .chan = chan_ctx_done(ctx), .op = CHAN_OP_RECV },
+ *		{ .chan = done, .op = CHAN_OP_RECV },
  *	};
  *	if (chan_select(cs, 2) == 1)
  *		return chan_ctx_err(ctx);	// -ECANCELED or -ETIMEDOUT
@@ -100,14 +103,33 @@ CHAN_API void chan_ctx_cancel(chan_ctx_t *ctx);
 /**
  * chan_ctx_done() - a channel closed when @ctx is canceled: receives on it
  * block until then and return -EPIPE after. Borrowed: valid until @ctx is
- * released. NULL for a NULL @ctx.
+ * released.
+ *
+ * The channel is made on the first call (as in Go), so a context that is
+ * never waited on costs no channel; every later call returns the same one.
+ * One made after the cancel is already closed.
+ *
+ * Concurrency: thread-safe; callers racing on the first call all get the
+ * one channel. Lock-free once the channel exists; the first call allocates
+ * and takes the context's lock briefly.
+ *
+ * Return: the channel, or NULL with errno
+ *   EINVAL  @ctx is NULL;
+ *   ENOMEM  this was the first call and the channel could not be allocated
+ *           (never for the background context, whose channel is static).
+ * On error nothing changed: the context works as before and a later call
+ * may succeed. A NULL in a select case is never ready, so check the result
+ * before waiting on it.
  */
 CHAN_API chan_t *chan_ctx_done(chan_ctx_t *ctx);
 
 /**
  * chan_ctx_err() - 0 while @ctx is live, -ECANCELED once canceled, or
  * -ETIMEDOUT if its (or an ancestor's) deadline passed. -EINVAL for NULL.
- * A non-zero result happens-after the close of the done channel's cause.
+ * A non-zero result is never seen while the done channel still blocks: it
+ * happens-after the close of the done channel, or, if chan_ctx_done() has
+ * not made that channel yet, the channel it makes will be closed already.
+ * Never allocates.
  */
 CHAN_API int chan_ctx_err(chan_ctx_t *ctx);
 

@@ -63,6 +63,8 @@ CHAN_API chan_group_t *chan_group_new(chan_ctx_t *parent);
 
 /**
  * chan_group_ctx() - the group's context; borrowed until chan_group_destroy().
+ * Its done channel exists from chan_group_new() on, so chan_ctx_done() on it
+ * never fails (tasks may select on it without checking for NULL).
  * Return: the context, or NULL for a NULL @g.
  */
 CHAN_API chan_ctx_t *chan_group_ctx(chan_group_t *g);

@@ -178,8 +178,9 @@ CHAN_API void chan_limiter_cancel(chan_limiter_t *l, const chan_reservation_t *r
  *   -EINVAL      @l or @ctx NULL, or @n > burst (a finite rate);
  *   -ECANCELED   @ctx was canceled (before the call, or while it slept);
  *   -ETIMEDOUT   @ctx's deadline passed, or the tokens come too late or never;
- *   -ENOMEM      no memory to wait (rare: the select's bookkeeping); the
- *                reservation was canceled.
+ *   -ENOMEM      no memory to wait (the done channel of @ctx, made by its
+ *                first wait, see chan_ctx_done(); or the select's
+ *                bookkeeping); the reservation was canceled.
  */
 CHAN_API int chan_limiter_wait(chan_limiter_t *l, size_t n, chan_ctx_t *ctx);
 

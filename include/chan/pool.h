@@ -114,7 +114,9 @@ CHAN_API chan_pool_t *chan_pool_new(chan_group_t *g, unsigned workers, size_t qu
  *   -EPIPE      the pool is closed (chan_pool_close(); also when the group
  *               was canceled as well);
  *   -ECANCELED  the group is canceled (and the pool was not closed);
- *   -ENOMEM     an unbounded queue could not grow.
+ *   -ENOMEM     an unbounded queue could not grow, or the queue was full
+ *               and @ctx's done channel, made by the first wait on @ctx
+ *               (chan_ctx_done()), could not be allocated.
  * On any error @fn will never run for this call and nothing was queued.
  */
 CHAN_API int chan_pool_submit(chan_pool_t *p, chan_task_fn fn, void *arg, chan_ctx_t *ctx);

@@ -246,7 +246,10 @@ CHAN_API int chan_pubsub_unsubscribe(chan_pubsub_sub_t *s);
  *               while waiting on a BLOCK subscriber (see above);
  *   -EPIPE      @ps is closed (nothing was offered);
  *   -ENOMEM     elem_size is large (over 1 KiB), clone is set, and the
- *               copy buffer could not be allocated (nothing was offered).
+ *               copy buffer could not be allocated (nothing was offered);
+ *               or it had to wait on a BLOCK subscriber and @ctx's done
+ *               channel, made on the first wait (chan_ctx_done()), could
+ *               not be allocated: then as when @ctx ends while waiting.
  */
 CHAN_API int chan_pubsub_publish(chan_pubsub_t *ps, const void *elem, chan_ctx_t *ctx);
 
@@ -279,7 +282,9 @@ CHAN_API int chan_pubsub_publish(chan_pubsub_t *ps, const void *elem, chan_ctx_t
  *   -EPIPE      @ps is closed (nothing offered, *@done 0);
  *   -ENOMEM     the copy buffer (@n * elem_size bytes, when clone or a
  *               filter is set and that is over 4 KiB) could not be
- *               allocated (nothing offered, *@done 0).
+ *               allocated (nothing offered, *@done 0); or, as for
+ *               chan_pubsub_publish(), @ctx's done channel could not be
+ *               made for a wait: then as when @ctx ends while waiting.
  */
 CHAN_API int chan_pubsub_publish_burst(chan_pubsub_t *ps, const void *elems, size_t n,
 				       chan_ctx_t *ctx, size_t *done);

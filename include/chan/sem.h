@@ -62,7 +62,9 @@ CHAN_API chan_sem_t *chan_sem_new(int64_t size);
  * Return: 0, or
  *   -EINVAL     @s or @ctx NULL, @n <= 0 or @n > size;
  *   -ECANCELED, -ETIMEDOUT  @ctx's error (before or during the wait);
- *   -ENOMEM     it had to wait and had no memory to (nothing taken).
+ *   -ENOMEM     it had to wait and had no memory to (its wait record, or
+ *               @ctx's done channel, made by the first wait on @ctx:
+ *               chan_ctx_done()); nothing taken.
  * On error nothing is taken.
  */
 CHAN_API int chan_sem_acquire(chan_sem_t *s, int64_t n, chan_ctx_t *ctx);

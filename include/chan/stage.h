@@ -245,7 +245,10 @@ CHAN_API chan_t *chan_or(chan_group_t *g, chan_t *const sigs[], size_t n);
  * Return: 0, or
  *   -EINVAL                 @c or @ctx is NULL (checked before the context);
  *   chan_ctx_err(@ctx)       -ECANCELED or -ETIMEDOUT: @ctx is done;
- *   -EPIPE                  @c is closed and drained.
+ *   -EPIPE                  @c is closed and drained;
+ *   -ENOMEM                 it had to wait and this was the first wait on
+ *                           @ctx: its done channel could not be made
+ *                           (chan_ctx_done()); no value was taken.
  */
 CHAN_API int chan_recv_ctx(chan_t *c, void *elem, chan_ctx_t *ctx);
 
@@ -256,7 +259,9 @@ CHAN_API int chan_recv_ctx(chan_t *c, void *elem, chan_ctx_t *ctx);
  * Return: 0, or
  *   -EINVAL                 @c, @elem or @ctx is NULL (checked first);
  *   chan_ctx_err(@ctx)       @ctx is done;
- *   -EPIPE                  @c is closed.
+ *   -EPIPE                  @c is closed;
+ *   -ENOMEM                 as chan_recv_ctx(): @ctx's done channel could
+ *                           not be made; nothing was sent.
  */
 CHAN_API int chan_send_ctx(chan_t *c, const void *elem, chan_ctx_t *ctx);
 

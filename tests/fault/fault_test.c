@@ -117,6 +117,181 @@ Test(fault, context_constructors)
 	chan_ctx_release(parent);
 }
 
+/* ---- the done channel, made by the first chan_ctx_done() ------------------- */
+
+/* chan_ctx_done() fails cleanly (NULL + ENOMEM, nothing changed) and a later
+ * call makes it; a context canceled before its first chan_ctx_done() needs
+ * no channel to report its error and gets one that is already closed. */
+Test(fault, ctx_done_first_call)
+{
+	chan_ctx_t *parent = chan_ctx_with_cancel(chan_ctx_background());
+	chan_ctx_t *c = chan_ctx_with_cancel(parent);
+	chan_ctx_t *early = chan_ctx_with_cancel(parent);
+	chan_t *ch = chan_new(8, 1);
+	chan_t *d, *d2;
+
+	cr_assert(parent && c && early && ch);
+	arm(1);
+	cr_assert_not_null(chan_ctx_done(chan_ctx_background()));
+	cr_assert(!fired(), "the background's done channel is static");
+
+	arm(1);
+	errno = 0;
+	cr_assert_null(chan_ctx_done(c));
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert(fired());
+	cr_assert_eq(chan_ctx_err(c), 0, "a failed chan_ctx_done() changed the context");
+	d = chan_ctx_done(c);
+	cr_assert_not_null(d, "a later chan_ctx_done() failed");
+	cr_assert(!chan_is_closed(d));
+	arm(1);
+	cr_assert_eq(chan_ctx_done(c), d);
+	cr_assert(!fired(), "the done channel was made twice");
+
+	/* Canceled with no done channel: the cancel, err and a ctx-first wait
+	 * allocate nothing. */
+	arm(1);
+	chan_ctx_cancel(early);
+	cr_assert_eq(chan_ctx_err(early), -ECANCELED);
+	cr_assert_eq(chan_recv_ctx(ch, NULL, early), -ECANCELED);
+	cr_assert(!fired(), "cancel or err allocated");
+	arm(1);
+	errno = 0;
+	cr_assert_null(chan_ctx_done(early));
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert(fired());
+	cr_assert_eq(chan_ctx_err(early), -ECANCELED);
+	d2 = chan_ctx_done(early);
+	cr_assert_not_null(d2);
+	cr_assert(chan_is_closed(d2), "a done channel made after the cancel is open");
+	cr_assert_eq(chan_try_recv(d2, NULL), -EPIPE);
+	cr_assert_eq(chan_ctx_err(early), -ECANCELED);
+
+	/* The parent's cancel still reaches c and closes the channel it made. */
+	chan_ctx_cancel(parent);
+	cr_assert_eq(chan_recv_timeout(d, NULL, 5 * S), -EPIPE);
+	cr_assert_eq(chan_ctx_err(c), -ECANCELED);
+	chan_release(ch);
+	chan_ctx_release(early);
+	chan_ctx_release(c);
+	chan_ctx_release(parent);
+}
+
+enum { W_RECV, W_SEND, W_SEM, W_LIMITER, W_PUBSUB, W_KINDS };
+
+/* Each wait on a context whose done channel is not made yet makes it; when
+ * that fails the wait returns -ENOMEM at once (a NULL select case would
+ * sleep through the cancel) with nothing moved or taken. Without a fault
+ * each ends by its ctx's deadline (-ETIMEDOUT), or gets its token (0). */
+Test(fault, ctx_waits_that_make_the_done_channel)
+{
+	static const char *const names[] = { "recv_ctx", "send_ctx", "sem_acquire",
+					     "limiter_wait", "pubsub_publish" };
+	static const int sites[] = { 1, 1, 2, 1, 1 }; /* sem: done, then its wait record */
+	long v = 7;
+
+	for (int w = 0; w < W_KINDS; w++) {
+		chan_t *ch = chan_new(sizeof(long), 1);
+		chan_sem_t *sem = chan_sem_new(1);
+		chan_limiter_t *l = chan_limiter_new(2, 1); /* a token every 500 ms */
+		chan_pubsub_t *ps = chan_pubsub_new(&(chan_pubsub_opts_t){ .elem_size = sizeof(long) });
+		chan_pubsub_sub_t *sub = ps ? chan_pubsub_subscribe(ps, &(chan_pubsub_sub_opts_t){
+							.capacity = 1, .policy = CHAN_PUBSUB_BLOCK })
+					    : NULL;
+		chan_pubsub_stats_t st;
+		int failures = 0;
+
+		cr_assert(ch && sem && l && ps && sub);
+		if (w == W_SEND)
+			cr_assert_eq(chan_send(ch, &v), 0); /* full: a send must wait */
+		cr_assert_eq(chan_sem_try_acquire(sem, 1), 0); /* taken: acquire waits */
+		cr_assert_eq(chan_pubsub_publish(ps, &v, chan_ctx_background()), 1); /* full */
+		for (long k = 1; k <= K_MAX; k++) {
+			/* Long enough for a limiter token; the others time out. */
+			chan_ctx_t *ctx = chan_ctx_with_timeout(chan_ctx_background(),
+								w == W_LIMITER ? 10 * S : 20 * MS);
+			int r = 0;
+
+			cr_assert_not_null(ctx);
+			while (chan_limiter_allow(l))
+				; /* empty: the wait sleeps */
+			arm(k);
+			switch (w) {
+			case W_RECV:
+				r = chan_recv_ctx(ch, &v, ctx);
+				break;
+			case W_SEND:
+				r = chan_send_ctx(ch, &v, ctx);
+				break;
+			case W_SEM:
+				r = chan_sem_acquire(sem, 1, ctx);
+				break;
+			case W_LIMITER:
+				r = chan_limiter_wait(l, 1, ctx);
+				break;
+			default:
+				r = chan_pubsub_publish(ps, &v, ctx);
+				break;
+			}
+			if (!fired()) {
+				cr_assert_eq(r, w == W_LIMITER ? 0 : -ETIMEDOUT, "%s: %d without a fault",
+					     names[w], r);
+				chan_ctx_release(ctx);
+				break;
+			}
+			failures++;
+			cr_assert_eq(r, -ENOMEM, "%s, allocation %ld: %d", names[w], k, r);
+			/* Nothing moved or taken. */
+			cr_assert_eq(chan_len(ch), w == W_SEND ? 1u : 0u, "%s", names[w]);
+			cr_assert_eq(chan_sem_try_acquire(sem, 1), -EAGAIN, "%s", names[w]);
+			cr_assert_gt(chan_limiter_tokens(l, chan_now()), -0.5,
+				     "%s: the reservation was kept", names[w]);
+			chan_pubsub_stats(sub, &st);
+			cr_assert_eq(st.delivered, 1, "%s", names[w]);
+			if (w == W_PUBSUB) /* as a ctx that ended while it waited */
+				cr_assert_eq(st.dropped, (uint64_t)failures);
+			chan_ctx_release(ctx);
+		}
+		cr_assert_eq(failures, sites[w], "%s: %d sites", names[w], failures);
+		/* The semaphore queued nothing: a release makes the unit free. */
+		chan_sem_release(sem, 1);
+		cr_assert_eq(chan_sem_try_acquire(sem, 1), 0, "%s: a waiter was left queued", names[w]);
+		cr_assert_eq(chan_pubsub_unsubscribe(sub), 0);
+		chan_pubsub_destroy(ps);
+		chan_limiter_destroy(l);
+		chan_sem_destroy(sem);
+		chan_release(ch);
+	}
+}
+
+/* A group makes its context's done channel in chan_group_new() (a stage
+ * cannot report a failure of its first wait), so that never fails later. */
+Test(fault, group_new_makes_the_done_channel)
+{
+	int failures = 0;
+
+	for (long k = 1; k <= K_MAX; k++) {
+		chan_group_t *g;
+
+		arm(k);
+		errno = 0;
+		g = chan_group_new(chan_ctx_background());
+		if (!fired()) {
+			cr_assert_not_null(g);
+			arm(1);
+			cr_assert_not_null(chan_ctx_done(chan_group_ctx(g)));
+			cr_assert(!fired(), "the group's done channel was not made");
+			chan_group_destroy(g);
+			break;
+		}
+		failures++;
+		cr_assert_null(g, "allocation %ld", k);
+		cr_assert_eq(errno, ENOMEM);
+	}
+	/* The library's allocations (the group's own is plain calloc()). */
+	cr_assert_eq(failures, 3, "its ctx, its done channel, its after-func: %d", failures);
+}
+
 /* ---- growth paths ---------------------------------------------------------- */
 
 /* One send of @form from *@next on: how many went in, or -errno. */

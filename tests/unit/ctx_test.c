@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/ctx_test.c - context trees: cancel cascades, late children,
- * deadlines, values, release order.
+ * deadlines, values, release order, the lazily made done channel.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -178,7 +178,9 @@ Test(ctx, bad_arguments)
 	cr_assert_eq(errno, EINVAL);
 	cr_assert_null(chan_ctx_with_timeout(NULL, MS));
 	cr_assert_eq(chan_ctx_err(NULL), -EINVAL);
+	errno = 0;
 	cr_assert_null(chan_ctx_done(NULL));
+	cr_assert_eq(errno, EINVAL);
 	cr_assert_null(chan_ctx_value(NULL, &errno));
 	chan_ctx_cancel(NULL);
 	chan_ctx_release(NULL);
@@ -277,6 +279,198 @@ Test(ctx, err_is_zero_until_done_is_closed)
 		pthread_join(t, NULL);
 		chan_ctx_release(c);
 	}
+}
+
+/* ---- the lazy done channel (made on the first chan_ctx_done()) ----------- */
+
+Test(ctx, lazy_done_made_after_cancel_is_closed)
+{
+	chan_ctx_t *root = chan_ctx_with_cancel(chan_ctx_background());
+	chan_ctx_t *kid = chan_ctx_with_cancel(root);
+	chan_ctx_t *past = chan_ctx_with_deadline(chan_ctx_background(), chan_now() - MS);
+	chan_ctx_t *late;
+	chan_t *d;
+
+	cr_assert(root && kid && past);
+	/* No chan_ctx_done() before the cancel: nothing to close yet. */
+	chan_ctx_cancel(root);
+	late = chan_ctx_with_cancel(root); /* starts canceled, never had done */
+	cr_assert_not_null(late);
+	chan_ctx_t *all[] = { root, kid, past, late };
+	const int want[] = { -ECANCELED, -ECANCELED, -ETIMEDOUT, -ECANCELED };
+
+	for (int i = 0; i < 4; i++) {
+		/* err first: it must not wait for a done channel to exist. */
+		cr_assert_eq(chan_ctx_err(all[i]), want[i], "ctx %d", i);
+		d = chan_ctx_done(all[i]);
+		cr_assert_not_null(d);
+		cr_assert(chan_is_closed(d), "ctx %d: done made after the cancel is open", i);
+		cr_assert_eq(chan_try_recv(d, NULL), -EPIPE);
+		cr_assert_eq(chan_ctx_done(all[i]), d, "ctx %d: a second done channel", i);
+		cr_assert_eq(chan_ctx_err(all[i]), want[i]);
+	}
+	chan_ctx_release(late);
+	chan_ctx_release(past);
+	chan_ctx_release(kid);
+	chan_ctx_release(root);
+}
+
+Test(ctx, lazy_done_made_before_cancel_is_closed_by_it)
+{
+	chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+	chan_t *d = chan_ctx_done(c);
+
+	cr_assert_not_null(d);
+	cr_assert_eq(chan_ctx_done(c), d);
+	cr_assert(!chan_is_closed(d));
+	cr_assert_eq(chan_ctx_err(c), 0);
+	chan_ctx_cancel(c);
+	cr_assert_eq(chan_try_recv(d, NULL), -EPIPE);
+	cr_assert_eq(chan_ctx_err(c), -ECANCELED);
+	cr_assert_eq(chan_ctx_done(c), d);
+	chan_ctx_release(c);
+}
+
+#define FIRST_DONE_THREADS 8
+#define FIRST_DONE_ROUNDS  200
+
+struct first_done {
+	pthread_barrier_t *start;
+	chan_ctx_t *ctx;
+	chan_t *got;
+};
+
+static void *first_done_fn(void *arg)
+{
+	struct first_done *f = arg;
+
+	pthread_barrier_wait(f->start);
+	f->got = chan_ctx_done(f->ctx);
+	return NULL;
+}
+
+Test(ctx, concurrent_first_done_calls_return_one_channel)
+{
+	pthread_barrier_t start;
+	struct first_done f[FIRST_DONE_THREADS];
+	pthread_t t[FIRST_DONE_THREADS];
+	int bad = -1;
+
+	pthread_barrier_init(&start, NULL, FIRST_DONE_THREADS);
+	for (int round = 0; round < FIRST_DONE_ROUNDS && bad < 0; round++) {
+		chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+
+		if (!c) {
+			bad = round;
+			break;
+		}
+		for (int i = 0; i < FIRST_DONE_THREADS; i++) {
+			f[i] = (struct first_done){ .start = &start, .ctx = c };
+			pthread_create(&t[i], NULL, first_done_fn, &f[i]);
+		}
+		for (int i = 0; i < FIRST_DONE_THREADS; i++)
+			pthread_join(t[i], NULL);
+		for (int i = 0; i < FIRST_DONE_THREADS; i++)
+			if (!f[i].got || f[i].got != f[0].got || f[i].got != chan_ctx_done(c))
+				bad = round;
+		/* The one channel is the one the cancel closes. */
+		chan_ctx_cancel(c);
+		if (chan_try_recv(f[0].got, NULL) != -EPIPE)
+			bad = round;
+		chan_ctx_release(c); /* ASan/LSan: the losers' channels were freed */
+	}
+	pthread_barrier_destroy(&start);
+	/* One assert outside the loop (Criterion logs every passing one). */
+	cr_assert(bad < 0, "round %d: first chan_ctx_done() calls disagree", bad);
+}
+
+#define RACE_ROUNDS 1000
+
+struct done_racer {
+	pthread_barrier_t *start;
+	chan_ctx_t *ctx;
+	const char *bad; /* the broken invariant, or NULL */
+};
+
+static void *race_cancel_fn(void *arg)
+{
+	struct done_racer *r = arg;
+
+	pthread_barrier_wait(r->start);
+	chan_ctx_cancel(r->ctx);
+	return NULL;
+}
+
+/* Make done while the cancel runs, then wait on it: the close must come. */
+static void *race_done_fn(void *arg)
+{
+	struct done_racer *r = arg;
+	chan_t *d;
+
+	pthread_barrier_wait(r->start);
+	d = chan_ctx_done(r->ctx);
+	if (!d) {
+		r->bad = "chan_ctx_done() failed without a fault";
+		return NULL;
+	}
+	if (chan_ctx_err(r->ctx) != 0 && !chan_is_closed(d))
+		r->bad = "err set while done (made in the race) still blocks";
+	else if (chan_recv_timeout(d, NULL, 10000 * MS) != -EPIPE)
+		r->bad = "done made in the race was never closed";
+	return NULL;
+}
+
+/* Poll err; once it is set, a done channel made now must be closed. */
+static void *race_err_fn(void *arg)
+{
+	struct done_racer *r = arg;
+
+	pthread_barrier_wait(r->start);
+	for (int spin = 0; spin < 20000; spin++) {
+		if (chan_ctx_err(r->ctx) == 0)
+			continue;
+		if (!chan_is_closed(chan_ctx_done(r->ctx)))
+			r->bad = "err seen, then done handed out open";
+		return NULL;
+	}
+	return NULL; /* the cancel was slow: nothing to check this round */
+}
+
+Test(ctx, cancel_racing_the_first_done_call)
+{
+	pthread_barrier_t start;
+	const char *bad = NULL;
+	int bad_round = -1;
+
+	pthread_barrier_init(&start, NULL, 3);
+	for (int round = 0; round < RACE_ROUNDS && !bad; round++) {
+		chan_ctx_t *c = chan_ctx_with_cancel(chan_ctx_background());
+		struct done_racer r[3];
+		void *(*fns[3])(void *) = { race_cancel_fn, race_done_fn, race_err_fn };
+		pthread_t t[3];
+
+		if (!c) {
+			bad = "chan_ctx_with_cancel() failed";
+			break;
+		}
+		for (int i = 0; i < 3; i++) {
+			r[i] = (struct done_racer){ .start = &start, .ctx = c };
+			pthread_create(&t[i], NULL, fns[i], &r[i]);
+		}
+		for (int i = 0; i < 3; i++) {
+			pthread_join(t[i], NULL);
+			if (r[i].bad && !bad)
+				bad = r[i].bad;
+		}
+		if (!bad && (chan_ctx_err(c) != -ECANCELED ||
+			     chan_try_recv(chan_ctx_done(c), NULL) != -EPIPE))
+			bad = "after the race: not canceled, or done still open";
+		if (bad)
+			bad_round = round;
+		chan_ctx_release(c);
+	}
+	pthread_barrier_destroy(&start);
+	cr_assert(!bad, "round %d: %s", bad_round, bad ? bad : "");
 }
 
 /* ---- chan_ctx_after_func / chan_ctx_stop_after -------------------------- */
