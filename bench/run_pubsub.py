@@ -11,6 +11,9 @@ within each repeat, keeps the median of --repeats runs per cell and writes into 
   pubsub_table.txt   ns per delivered copy (fanout) and ns per publish (churn) per impl, the
                      ratios chan/go_chan and chan/tokio, and the issue's targets
   pubsub.csv         one line per (row, impl): the median and every run
+  pubsub_plot.png    (if gnuplot is installed) ns per delivered copy against the number of
+                     subscribers, one panel per payload x burst; --replot redraws it from
+                     pubsub.csv without running anything
 
 Rows (every binary takes the same arguments and prints one key=value line per run; see the
 header of bench/pubsub_bench.c):
@@ -23,6 +26,7 @@ go_chan's cost and within 2x of tokio broadcast (the paced, lossless tokio row).
 import argparse
 import csv
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,6 +58,51 @@ def rows(args):
     return out
 
 
+def plot(outdir, med):
+    """pubsub_plot.png from the medians {(bench, label, impl): ns}; skipped without gnuplot."""
+    if not shutil.which("gnuplot"):
+        print("gnuplot not found: no plot", file=sys.stderr)
+        return
+    shown = ["chan", "go_chan", "tokio", "tokio_lossy"]
+    dat = os.path.join(outdir, "pubsub_plot.dat")
+    panels = []
+    with open(dat, "w") as fh:
+        for p in PAYLOADS:
+            for b in BURSTS:
+                fh.write("# payload=%s burst=%d\n" % (p, b))
+                for s in SUBS:
+                    label = "subs=%d payload=%s burst=%d" % (s, p, b)
+                    vals = [med.get(("pubsub_fanout", label, i)) for i in shown]
+                    fh.write("%d %s\n" % (s, " ".join("NaN" if v is None else "%.2f" % v
+                                                       for v in vals)))
+                fh.write("\n\n")
+                panels.append("payload %s, burst %d" % (p, b))
+    gp = os.path.join(outdir, "pubsub_plot.gp")
+    with open(gp, "w") as f:
+        f.write('set terminal pngcairo size 1500,900 font ",10" noenhanced\n')
+        f.write('set output "%s"\n' % os.path.join(outdir, "pubsub_plot.png"))
+        f.write("set multiplot layout 2,3 title 'pub/sub fan-out: ns per delivered copy "
+                "(lower is better)'\n")
+        f.write("set logscale x 4\nset logscale y\nset xlabel 'subscribers'\nset key top left\n")
+        order = [(k, i) for i in range(len(BURSTS)) for k in range(len(PAYLOADS))]
+        for k, i in order:
+            idx = k * len(BURSTS) + i
+            f.write("set title '%s'\n" % panels[idx])
+            f.write("plot %s\n" % ", ".join(
+                "'%s' index %d using 1:%d with linespoints title '%s'" % (dat, idx, c + 2, name)
+                for c, name in enumerate(shown)))
+        f.write("unset multiplot\n")
+    subprocess.run(["gnuplot", gp], check=False)
+
+
+def read_csv(outdir):
+    med = {}
+    with open(os.path.join(outdir, "pubsub.csv")) as fh:
+        for row in csv.DictReader(fh):
+            med[(row["bench"], row["row"], row["impl"])] = float(row["median"])
+    return med
+
+
 def run_once(impl, argv, timeout):
     cmd = IMPLS[impl] + argv
     try:
@@ -81,8 +130,13 @@ def main():
                     help="subscriber counts of the fanout rows")
     ap.add_argument("--dir", default=os.path.join(ROOT, "results/latest"))
     ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw pubsub_plot.png from --dir's pubsub.csv")
     args = ap.parse_args()
     args.subs = [int(x) for x in args.subs.split(",")]
+    if args.replot:
+        plot(args.dir, read_csv(args.dir))
+        return
     if args.quick:
         args.repeats, args.copies, args.msgs = 1, 100000, 50000
     impls = [i for i in args.impls.split(",") if i in IMPLS and os.path.exists(IMPLS[i][0])]
@@ -139,6 +193,7 @@ def main():
             w.writerow([bench, label, impl, metric[bench], "%.2f" % med[(bench, label, impl)],
                         " ".join("%.2f" % x for x in v)])
     sys.stdout.write(text)
+    plot(args.dir, med)
 
 
 if __name__ == "__main__":
