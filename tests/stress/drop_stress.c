@@ -4,7 +4,7 @@
  * evict (CHAN_DROP_NEWEST, CHAN_DROP_OLDEST): P senders x C receivers (1, 2,
  * 4 each) x capacities 1, 3 and 64, with the single-producer/consumer flags
  * where the thread counts allow them, plain, burst and select sends, and
- * plain, burst and try receives. Invariants, each failure named:
+ * plain, burst and try receives. Invariants, each expect_failure named:
  *   - every value sent is exactly one of received, discarded (drop() while
  *     the channel is in use) or left at the last release (drop() then):
  *     "received twice", "dropped twice", "received and dropped", "lost";
@@ -38,6 +38,8 @@
 
 #include <chan/chan.h>
 
+#include "tests/common/expect.h"
+
 #include "ring/compiler.h"
 #include "ring/slots.h"
 
@@ -60,15 +62,6 @@ static uint64_t scaled(uint64_t n)
 	return n < 64 ? 64 : n;
 }
 
-/* Worker threads record the first broken invariant; the test thread reports it. */
-static _Atomic int failed;
-static char failure[256];
-
-#define EXPECT(cond, ...)                                                        \
-	do {                                                                     \
-		if (chan__unlikely(!(cond)) && atomic_exchange(&failed, 1) == 0) \
-			snprintf(failure, sizeof(failure), __VA_ARGS__);         \
-	} while (0)
 
 enum { RECEIVED, DROPPED, LEFT, NMAPS };
 
@@ -324,8 +317,8 @@ static void run_one(unsigned policy, size_t cap, int np, int nc, unsigned flags,
 
 	const char *cfg = policy == CHAN_DROP_NEWEST ? "DROP_NEWEST" : "DROP_OLDEST";
 
-	cr_assert(!atomic_load(&failed), "%s cap %zu P=%d C=%d flags %#x %s: %s", cfg, cap, np, nc,
-		  flags, drain ? "drain" : "leave", failure);
+	cr_assert(!expect_failed(), "%s cap %zu P=%d C=%d flags %#x %s: %s", cfg, cap, np, nc,
+		  flags, drain ? "drain" : "leave", expect_failure);
 	cr_assert_eq(dropped_count, atomic_load(&R.discards),
 		     "dropped count: chan_dropped %llu, drop() ran %llu times (%s cap %zu)",
 		     (unsigned long long)dropped_count,

@@ -19,18 +19,10 @@
 
 #include <chan/chan.h>
 
+#include "tests/common/expect.h"
+
 #include "ring/compiler.h"
 
-/* Worker threads must not call cr_assert (it unwinds the test's own thread):
- * they record the first broken invariant, the test thread reports it. */
-static _Atomic int failed_once;
-static char fail_msg[256];
-
-#define EXPECT(cond, ...)                                                          \
-	do {                                                                       \
-		if (!(cond) && atomic_exchange(&failed_once, 1) == 0)              \
-			snprintf(fail_msg, sizeof(fail_msg), __VA_ARGS__);         \
-	} while (0)
 
 #define THREADS 8
 #define MS	INT64_C(1000000)
@@ -186,7 +178,7 @@ Test(limiter_stress, reconfiguration_churn_with_reserve_and_cancel, .timeout = 3
 	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(c[i].th, NULL);
-	cr_assert(!atomic_load(&failed_once), "%s", fail_msg);
+	cr_assert(!expect_failed(), "%s", expect_failure);
 	chan_limiter_set_rate(l, 10);
 	chan_limiter_set_burst(l, 3);
 	cr_assert_leq(chan_limiter_tokens(l, chan_now()), 3.0);

@@ -27,6 +27,8 @@
 
 #include <chan/chan.h>
 
+#include "tests/common/expect.h"
+
 #include "ring/compiler.h"
 
 #define US INT64_C(1000)
@@ -38,16 +40,6 @@
 #define CHILD_BASE     MAX_JOBS /* a child of job i is job CHILD_BASE + i */
 #define ALL_JOBS       (2 * MAX_JOBS)
 
-/* Workers and submitters must not cr_assert (it unwinds only their own
- * thread): they record the first broken invariant, the test reports it. */
-static _Atomic int failed_once;
-static char fail_msg[256];
-
-#define EXPECT(cond, ...)                                                  \
-	do {                                                               \
-		if (!(cond) && atomic_exchange(&failed_once, 1) == 0)      \
-			snprintf(fail_msg, sizeof(fail_msg), __VA_ARGS__); \
-	} while (0)
 
 static long iterations(long n)
 {
@@ -226,7 +218,7 @@ static void one_configuration(unsigned *seed, long iter)
 		cr_assert_eq(pthread_create(&subs[k].th, NULL, submitter_main, &subs[k]), 0);
 	}
 	if (stop == STOP_CLOSE || stop == STOP_CANCEL || stop == STOP_PARENT) {
-		while (atomic_load(&r->naccepted) < stop_at && atomic_load(&failed_once) == 0) {
+		while (atomic_load(&r->naccepted) < stop_at && expect_failed() == 0) {
 			/* Until enough went in, or every submitter is done. */
 			bool all_done = true;
 
@@ -247,8 +239,8 @@ static void one_configuration(unsigned *seed, long iter)
 		pthread_join(subs[k].th, NULL);
 	chan_pool_close(r->p);
 	err = chan_group_wait(r->g);
-	cr_assert_eq(atomic_load(&failed_once), 0, "iteration %ld (%s, %u workers, cap %zu, %d x %d): %s",
-		     iter, stop_name[stop], r->workers, cap, nsub, per, fail_msg);
+	cr_assert_eq(expect_failed(), 0, "iteration %ld (%s, %u workers, cap %zu, %d x %d): %s",
+		     iter, stop_name[stop], r->workers, cap, nsub, per, expect_failure);
 	for (int i = 0; i < ALL_JOBS; i++) {
 		int a = atomic_load(&r->accepted[i]), n = atomic_load(&r->runs[i]);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/stress/pubsub_stress.c - chan/pubsub.h under concurrency. Invariants,
- * each failure named:
+ * each expect_failure named:
  *   - BLOCK subscribers get every message published after their subscribe
  *     returned, in order, none twice: 1 publisher x 16 subscribers x 100,000
  *     messages, with publish and with publish_burst ("gap", "twice or out of
@@ -40,6 +40,8 @@
 
 #include <chan/chan.h>
 
+#include "tests/common/expect.h"
+
 #include "ring/compiler.h"
 
 #ifndef PS_FANOUT_MSGS
@@ -63,21 +65,6 @@ static uint64_t scaled(uint64_t n)
 #endif
 	n = (uint64_t)((double)n * scale);
 	return n < 64 ? 64 : n;
-}
-
-/* Worker threads record the first broken invariant; the test thread reports it. */
-static _Atomic int failed;
-static char failure[256];
-
-#define EXPECT(cond, ...)                                                        \
-	do {                                                                     \
-		if (chan__unlikely(!(cond)) && atomic_exchange(&failed, 1) == 0) \
-			snprintf(failure, sizeof(failure), __VA_ARGS__);         \
-	} while (0)
-
-static void check_failed(void)
-{
-	cr_assert_eq(atomic_load(&failed), 0, "%s", failure);
 }
 
 static struct rcu_head grace_head;
@@ -239,7 +226,7 @@ static void fanout(int pubs, int subs, size_t cap, size_t burst, uint64_t div)
 	pthread_t pt[MAXPUB];
 	uint64_t n = scaled(PS_FANOUT_MSGS) / div / (uint64_t)pubs;
 
-	atomic_store(&failed, 0);
+	atomic_store(&expect_failed_once, 0);
 	for (int i = 0; i < subs; i++) {
 		f[i] = (struct fan_sub){.n = n, .pubs = pubs};
 		f[i].s = chan_pubsub_subscribe(ps, &(chan_pubsub_sub_opts_t){.capacity = cap});
@@ -264,7 +251,7 @@ static void fanout(int pubs, int subs, size_t cap, size_t burst, uint64_t div)
 	}
 	chan_pubsub_destroy(ps);
 	grace();
-	check_failed();
+	EXPECT_REPORTED();
 }
 
 Test(pubsub_stress, block_1_publisher_16_subscribers)
@@ -332,7 +319,7 @@ Test(pubsub_stress, late_subscribers_get_everything_after_subscribe)
 	struct late *l = calloc(1, sizeof(*l));
 	pthread_t pt;
 
-	atomic_store(&failed, 0);
+	atomic_store(&expect_failed_once, 0);
 	l->ps = mk_ps(NULL);
 	l->n = scaled(PS_FANOUT_MSGS) / 4;
 	pthread_create(&pt, NULL, late_publisher, l);
@@ -362,7 +349,7 @@ Test(pubsub_stress, late_subscribers_get_everything_after_subscribe)
 	chan_pubsub_destroy(l->ps);
 	grace();
 	free(l);
-	check_failed();
+	EXPECT_REPORTED();
 }
 
 /* ---- drop policies with a concurrent receiver -------------------------------- */
@@ -498,7 +485,7 @@ static void drop_run(int policy, size_t cap, int pubs, bool drain, unsigned seed
 			EXPECT(atomic_load(&marks[q * n + i]) != 0,
 			       "lost: publisher %d message %llu", q, (unsigned long long)i);
 	free((void *)marks);
-	check_failed();
+	EXPECT_REPORTED();
 }
 
 Test(pubsub_stress, drop_policies_with_a_concurrent_receiver)
@@ -506,7 +493,7 @@ Test(pubsub_stress, drop_policies_with_a_concurrent_receiver)
 	static const size_t caps[] = {1, 3, 64};
 	unsigned seed = 1;
 
-	atomic_store(&failed, 0);
+	atomic_store(&expect_failed_once, 0);
 	for (int policy = CHAN_PUBSUB_DROP_NEWEST; policy <= CHAN_PUBSUB_DROP_OLDEST; policy++)
 		for (size_t c = 0; c < 3; c++)
 			for (int pubs = 1; pubs <= MAXPUB; pubs++)
@@ -737,7 +724,7 @@ Test(pubsub_stress, churn_8_threads_while_2_publish)
 	struct churner w[CHURNERS];
 	pthread_t pt[MAXPUB], wt[CHURNERS];
 
-	atomic_store(&failed, 0);
+	atomic_store(&expect_failed_once, 0);
 	c->ps = mk_ps(NULL);
 	c->n = scaled(PS_CHURN_MSGS);
 	for (int i = 0; i < CHURNERS; i++) {
@@ -764,7 +751,7 @@ Test(pubsub_stress, churn_8_threads_while_2_publish)
 	chan_pubsub_destroy(c->ps);
 	grace();
 	free(c);
-	check_failed();
+	EXPECT_REPORTED();
 }
 
 /* ---- owning pointers from two publishers, with churn ----------------------- */
@@ -890,7 +877,7 @@ Test(pubsub_stress, owning_pointers_every_clone_freed_once)
 	struct own_rx rx[3];
 	pthread_t pt[2], rt[3], ct;
 
-	atomic_store(&failed, 0);
+	atomic_store(&expect_failed_once, 0);
 	atomic_store(&live, 0);
 	w.ps = chan_pubsub_new(&(chan_pubsub_opts_t){
 		.elem_size = sizeof(struct obj *), .clone = obj_clone, .drop = obj_drop});
@@ -923,5 +910,5 @@ Test(pubsub_stress, owning_pointers_every_clone_freed_once)
 	chan_pubsub_destroy(w.ps);
 	grace();
 	EXPECT(atomic_load(&live) == 0, "%ld objects never freed", atomic_load(&live));
-	check_failed();
+	EXPECT_REPORTED();
 }

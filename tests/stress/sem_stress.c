@@ -19,19 +19,11 @@
 
 #include <chan/chan.h>
 
+#include "tests/common/expect.h"
+
 #include "patterns/sem_pvt.h"
 #include "ring/compiler.h"
 
-/* Worker threads must not call cr_assert (it unwinds the test's own thread):
- * they record the first broken invariant, the test thread reports it. */
-static _Atomic int failed_once;
-static char fail_msg[256];
-
-#define EXPECT(cond, ...)                                                          \
-	do {                                                                       \
-		if (!(cond) && atomic_exchange(&failed_once, 1) == 0)              \
-			snprintf(fail_msg, sizeof(fail_msg), __VA_ARGS__);         \
-	} while (0)
 
 #define THREADS 8
 #define SIZE	10
@@ -114,7 +106,7 @@ static void run(bool timeouts, long iters)
 	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(w[i].th, NULL);
-	cr_assert(!atomic_load(&failed_once), "%s", fail_msg);
+	cr_assert(!expect_failed(), "%s", expect_failure);
 	cr_assert_eq(chan__sem_held(s), 0, "units lost or doubled");
 	cr_assert_eq(chan__sem_waiters(s), 0, "a waiter left behind");
 	cr_assert_eq(chan_sem_try_acquire(s, SIZE), 0);
