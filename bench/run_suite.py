@@ -309,7 +309,14 @@ def main():
                   f, indent=1)
     plotted = not args.sweep and plot(outdir, results, impls)
     latest = os.path.join(args.out, "latest")
-    if os.path.islink(latest) or os.path.exists(latest):
+    if os.path.isdir(latest) and not os.path.islink(latest):
+        # A folder, not a link: another driver (run_pubsub.py, run_limiter.py) ran alone
+        # first and made it. Keep what it holds: move it into this run's folder.
+        for name in os.listdir(latest):
+            if not os.path.exists(os.path.join(outdir, name)):
+                shutil.move(os.path.join(latest, name), outdir)
+        shutil.rmtree(latest)
+    elif os.path.lexists(latest):
         os.remove(latest)
     os.symlink(stamp, latest)
     print("\n" + header + "\n" + text)

