@@ -15,7 +15,6 @@ round, so that a VM whose speed drifts compares both under the same machine stat
 Writes pool_table.txt and pool.csv into results/latest (or --dir) and prints the table.
 """
 import argparse
-import datetime
 import os
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
 import run_suite  # noqa: E402  (machine(): one description of the machine)
+from run_patterns import out_dir  # noqa: E402  (results/<stamp>, results/latest)
 
 IMPLS = ["chan", "go_errgroup", "go_chan"]
 CHAN_BIN = os.path.join(ROOT, "build/release/bench/pool_bench")
@@ -92,22 +92,6 @@ def render(lines):
         if i == 0:
             text.append("  ".join("-" * w for w in widths))
     return "\n".join(text)
-
-
-def out_dir(args):
-    if args.dir:
-        os.makedirs(args.dir, exist_ok=True)
-        return args.dir
-    latest = os.path.join(ROOT, "results", "latest")
-    if os.path.isdir(latest):
-        return os.path.realpath(latest)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    d = os.path.join(ROOT, "results", stamp)
-    os.makedirs(d, exist_ok=True)
-    if os.path.islink(latest):
-        os.remove(latest)
-    os.symlink(stamp, latest)
-    return d
 
 
 def main():
