@@ -78,14 +78,7 @@ chan_t *chan_flatten(chan_group_t *g, chan_t *chans, const chan_stage_opts_t *o)
 	}
 	*f = (struct flatten){ .g = g, .chans = chan_retain(chans), .out = chan_retain(out),
 			       .esz = o->out.elem_size, .batch = batch, .drop = o->out.drop };
-	r = chan__group_go_stage(g, flatten_main, f);
-	if (r != 0) {
-		chan_release(f->chans);
-		chan_release(f->out);
-		free(f);
-		goto fail;
-	}
-	return out;
+	return chan__stage_launch(g, flatten_main, f, f->chans, f->out);
 fail:
 	chan_release(out);
 	errno = -r;

@@ -63,14 +63,7 @@ chan_t *chan_or_done(chan_group_t *g, chan_t *in, const chan_stage_opts_t *o)
 	}
 	*s = (struct or_done){ .in = chan_retain(in), .out = chan_retain(out), .esz = esz,
 			       .batch = batch, .drop = o->out.drop };
-	r = chan__group_go_stage(g, or_done_main, s);
-	if (r != 0) {
-		chan_release(s->in);
-		chan_release(s->out);
-		free(s);
-		goto fail;
-	}
-	return out;
+	return chan__stage_launch(g, or_done_main, s, s->in, s->out);
 fail:
 	chan_release(out);
 	errno = -r;

@@ -9,10 +9,12 @@
  * the done channel themselves, so a stage never sleeps through a cancel.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <chan/chan.h>
 
+#include "group_pvt.h"
 #include "stage_pvt.h"
 
 size_t chan__stage_recv(chan_t *in, void *buf, size_t esz, size_t max, chan_ctx_t *ctx, int *err)
@@ -79,6 +81,21 @@ void chan__stage_drop(void *buf, size_t esz, size_t n, void (*drop)(void *))
 		return;
 	for (size_t i = 0; i < n; i++)
 		drop((char *)buf + i * esz);
+}
+
+chan_t *chan__stage_launch(chan_group_t *g, chan_task_fn fn, void *state, chan_t *in,
+			   chan_t *out)
+{
+	int r = chan__group_go_stage(g, fn, state);
+
+	if (r == 0)
+		return out;
+	chan_release(in);
+	chan_release(out);
+	free(state);
+	chan_release(out);
+	errno = -r;
+	return NULL;
 }
 
 chan_t *chan__stage_out(const chan_opts_t *o, size_t esz, bool one_sender)

@@ -69,6 +69,16 @@ void chan__stage_drop(void *buf, size_t esz, size_t n, void (*drop)(void *));
  */
 chan_t *chan__stage_out(const chan_opts_t *o, size_t esz, bool one_sender);
 
+/*
+ * chan__stage_launch() - start fn(ctx, @state) as a stage task of @g, for a
+ * stage whose @state holds one reference each on @in and @out (taken by the
+ * caller). Return @out (the caller's reference, for its caller). On failure
+ * release the state's two references, free(@state), release the caller's
+ * @out, set errno and return NULL: nothing is left behind.
+ */
+chan_t *chan__stage_launch(chan_group_t *g, chan_task_fn fn, void *state, chan_t *in,
+			   chan_t *out);
+
 /* The defaults for a NULL options pointer. */
 const chan_stage_opts_t *chan__stage_opts(const chan_stage_opts_t *o);
 

@@ -233,14 +233,7 @@ chan_t *chan_throttle(chan_group_t *g, chan_t *in, chan_limiter_t *l, const chan
 			       .esz = esz,
 			       .batch = batch,
 			       .drop = o->out.drop};
-	r = chan__group_go_stage(g, throttle_main, s);
-	if (r != 0) {
-		chan_release(s->in);
-		chan_release(s->out);
-		free(s);
-		goto fail;
-	}
-	return out;
+	return chan__stage_launch(g, throttle_main, s, s->in, s->out);
 fail:
 	chan_release(out);
 	errno = -r;
