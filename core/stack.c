@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/stack.c - goroutine stacks (see stack_pvt.h): arenas, guards, the
+ * per-worker cache and the process-wide free lists.
+ *
+ * An arena is one MAP_NORESERVE mapping of nslots slots of one size class,
+ * each laid out as [guard | stack] (guard at the low end, where a
+ * downward-growing stack overflows). The records (struct chan__stack) live in
+ * the arena's header, a small malloc'ed array, not in the mapping: so making
+ * a stack touches none of its pages, and a freed stack can be DONTNEED'ed
+ * whole (a record page kept per stack would pin 4 GiB after a million
+ * goroutines had come and gone). Arenas are never unmapped: a stack's memory
+ * goes back to the kernel by MADV_DONTNEED, its address space is reused.
+ *
+ * Invariants (under global.lock):
+ *  - every class has a distinct page-rounded size; class->free links only
+ *    stacks of that size, each DONTNEED'ed, none in any cache;
+ *  - class->arena is the newest arena, its slots [class->carved, nslots) were
+ *    never handed out; older arenas are fully carved;
+ *  - every slot handed out has its guard installed (guards survive
+ *    MADV_DONTNEED, and fork(): the child inherits them with the mapping).
+ * A cache holds at most CHAN__STACK_CACHE_MAX stacks, of any sizes, still warm.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "stack_pvt.h"
+#include "lock_pvt.h"
+#include "../ring/fault.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 uapi; older headers lack it */
+#endif
+/* stack_test_mprotect builds this file with an advice every kernel rejects
+ * (EINVAL), to run the mprotect() fallback on a kernel with guard regions. */
+#ifdef CHAN__TEST_GUARD_ADVICE
+#define GUARD_ADVICE CHAN__TEST_GUARD_ADVICE
+#else
+#define GUARD_ADVICE MADV_GUARD_INSTALL
+#endif
+
+/* An arena holds at least this many slots, more if they are small. */
+#define ARENA_SLOTS_MIN 64
+#define ARENA_BYTES	(4u << 20)
+
+struct arena {
+	struct arena *older; /* classes own their arenas; kept for debugging */
+	char *base;
+	size_t bytes;
+	unsigned nslots;
+	struct chan__stack rec[]; /* rec[i] describes slot i */
+};
+
+struct size_class {
+	struct size_class *next;
+	size_t size;		   /* usable bytes, page-rounded */
+	struct chan__stack *free;  /* DONTNEED'ed stacks of this size */
+	struct arena *arena;	   /* newest arena; slots from carved up are new */
+	unsigned carved;
+};
+
+static struct {
+	struct chan__lock lock;
+	struct size_class *classes;
+	bool atfork; /* pthread_atfork() handlers registered */
+} global = { { 0 }, NULL, false };
+
+/* 0: not probed yet; 1: MADV_GUARD_INSTALL works; 2: mprotect() instead. */
+static _Atomic int guard_mode;
+
+static size_t page_size(void)
+{
+	static _Atomic size_t page;
+	/* Relaxed: every thread computes the same value, so a racing second
+	 * sysconf() is harmless; nothing else is published through it. */
+	size_t p = atomic_load_explicit(&page, memory_order_relaxed);
+
+	if (chan__unlikely(p == 0)) {
+		long v = sysconf(_SC_PAGESIZE);
+
+		p = v > 0 ? (size_t)v : 4096;
+		atomic_store_explicit(&page, p, memory_order_relaxed);
+	}
+	return p;
+}
+
+size_t chan__stack_guard_size(void)
+{
+	return page_size();
+}
+
+int chan__stack_guard_install(void *addr, size_t len)
+{
+	/* Relaxed: a hint only; each mode works at any time, the probe result
+	 * just saves a failing madvise() per stack on older kernels. */
+	int mode = atomic_load_explicit(&guard_mode, memory_order_relaxed);
+
+	if (mode != 2) {
+		if (madvise(addr, len, GUARD_ADVICE) == 0) {
+			if (mode == 0)
+				atomic_store_explicit(&guard_mode, 1, memory_order_relaxed);
+			return 0;
+		}
+		if (errno != EINVAL)
+			return -errno;
+		/* EINVAL: a kernel without guard regions (before 6.13). */
+		atomic_store_explicit(&guard_mode, 2, memory_order_relaxed);
+	}
+	return mprotect(addr, len, PROT_NONE) == 0 ? 0 : -errno;
+}
+
+/* ---- fork: the child must not inherit global.lock held ------------------- */
+
+static void fork_prepare(void)
+{
+	chan__lock_acquire(&global.lock);
+}
+
+static void fork_release(void)
+{
+	chan__lock_release(&global.lock);
+}
+
+/* ---- the global lists ------------------------------------------------------ */
+
+/* The class of @size, created if missing; NULL if malloc failed. Locked. */
+static struct size_class *class_of(size_t size)
+{
+	struct size_class *c;
+
+	for (c = global.classes; c; c = c->next)
+		if (c->size == size)
+			return c;
+	c = chan__malloc(sizeof(*c));
+	if (!c)
+		return NULL;
+	*c = (struct size_class){ .next = global.classes, .size = size };
+	global.classes = c;
+	return c;
+}
+
+/*
+ * A new arena for class @c, every guard installed; NULL with errno ENOMEM.
+ * Locked: mmap() of address space only is quick, and it happens once per
+ * ARENA_SLOTS_MIN stacks or more.
+ */
+static struct arena *arena_new(struct size_class *c)
+{
+	size_t guard = page_size();
+	size_t slot = guard + c->size;
+	size_t n = ARENA_BYTES / slot;
+	struct arena *a;
+	char *base;
+	unsigned i;
+
+	if (n < ARENA_SLOTS_MIN)
+		n = ARENA_SLOTS_MIN;
+	if (slot > SIZE_MAX / n)
+		return NULL;
+	/* The allocation site that fault tests fail (the header below is a
+	 * second one, through chan__malloc()). */
+	if (chan__fault_hit(CHAN__FAULT_ALLOC))
+		return NULL;
+	base = mmap(NULL, slot * n, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	a = chan__malloc(sizeof(*a) + n * sizeof(a->rec[0]));
+	if (!a)
+		goto unmap;
+	for (i = 0; i < n; i++) {
+		/* mprotect() fallback: each guard splits the VMA, so the
+		 * kernel's vm.max_map_count may stop us part-way. Keep the
+		 * slots that got a guard. */
+		if (chan__stack_guard_install(base + i * slot, guard) != 0)
+			break;
+		a->rec[i] = (struct chan__stack){ .lo = base + i * slot + guard, .size = c->size };
+	}
+	if (i == 0) {
+		free(a);
+		goto unmap;
+	}
+	a->older = c->arena;
+	a->base = base;
+	a->bytes = slot * n;
+	a->nslots = i;
+	return a;
+unmap:
+	munmap(base, slot * n);
+	return NULL;
+}
+
+/* A stack of class size @size from the global lists; NULL, errno ENOMEM. */
+static struct chan__stack *global_get(size_t size)
+{
+	struct size_class *c;
+	struct chan__stack *s = NULL;
+	struct arena *a;
+
+	chan__lock_acquire(&global.lock);
+	if (!global.atfork && pthread_atfork(fork_prepare, fork_release, fork_release) == 0)
+		global.atfork = true;
+	c = class_of(size);
+	if (!c)
+		goto out;
+	if (c->free) {
+		s = c->free;
+		c->free = s->next;
+		goto out;
+	}
+	if (!c->arena || c->carved == c->arena->nslots) {
+		a = arena_new(c);
+		if (!a)
+			goto out;
+		c->arena = a;
+		c->carved = 0;
+	}
+	s = &c->arena->rec[c->carved++];
+out:
+	chan__lock_release(&global.lock);
+	if (s)
+		s->next = NULL;
+	else
+		errno = ENOMEM;
+	return s;
+}
+
+/*
+ * Give the pages of @s back to the kernel: the next user sees zero pages,
+ * faulted in as it touches them. Not under the lock (a system call).
+ */
+static void cool(struct chan__stack *s)
+{
+	/* Cannot fail on a mapping we own, page-aligned; a failure would only
+	 * keep the memory resident, so it is not worth a path. */
+	(void)madvise(s->lo, s->size, MADV_DONTNEED);
+}
+
+/* Push the chain @first..@last (all DONTNEED'ed) onto the lists. */
+static void global_put_chain(struct chan__stack *first)
+{
+	struct chan__stack *s, *next;
+	struct size_class *c = NULL;
+
+	chan__lock_acquire(&global.lock);
+	for (s = first; s; s = next) {
+		next = s->next;
+		if (!c || c->size != s->size)
+			for (c = global.classes; c->size != s->size; c = c->next)
+				;	/* a stack's class exists: it was made there */
+		s->next = c->free;
+		c->free = s;
+	}
+	chan__lock_release(&global.lock);
+}
+
+/* ---- the interface --------------------------------------------------------- */
+
+static size_t round_size(size_t size)
+{
+	size_t p = page_size();
+
+	if (size == 0)
+		size = CHAN__STACK_DEFAULT;
+	if (size < CHAN__STACK_MIN)
+		size = CHAN__STACK_MIN;
+	if (size > SIZE_MAX / 2)
+		return 0;
+	return (size + p - 1) & ~(p - 1);
+}
+
+struct chan__stack *chan__stack_get(struct chan__stack_cache *cache, size_t size)
+{
+	struct chan__stack **link, *s;
+
+	size = round_size(size);
+	if (size == 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (cache) {
+		for (link = &cache->head; (s = *link) != NULL; link = &s->next) {
+			if (s->size == size) {
+				*link = s->next;
+				cache->count--;
+				s->next = NULL;
+				return s;
+			}
+		}
+	}
+	return global_get(size);
+}
+
+void chan__stack_put(struct chan__stack_cache *cache, struct chan__stack *s)
+{
+	if (cache && cache->count < CHAN__STACK_CACHE_MAX) {
+		s->next = cache->head;
+		cache->head = s;
+		cache->count++;
+		return;
+	}
+	cool(s);
+	s->next = NULL;
+	global_put_chain(s);
+}
+
+void chan__stack_cache_drain(struct chan__stack_cache *cache)
+{
+	struct chan__stack *s;
+
+	for (s = cache->head; s; s = s->next)
+		cool(s);
+	global_put_chain(cache->head);
+	cache->head = NULL;
+	cache->count = 0;
+}
