@@ -8,6 +8,9 @@ set -euo pipefail
 profile=${1:-test}
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang 14.
 pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcriterion-dev liburcu-dev libck-dev spin)
+# The aarch64 context switch's test (tests/arch/run_aarch64.sh): a static
+# cross build run under qemu-user.
+pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 if [ "$profile" = bench ]; then
 	pkgs+=(g++ golang-go cargo rustc librust-crossbeam-channel-dev librust-tokio-dev
 	       libconcurrentqueue-dev gnuplot-nox hyperfine linux-perf valgrind
