@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/stack_pvt.h"
+#include "ring/compiler.h"
 #include "ring/fault.h"
 
 static size_t page(void)
@@ -241,6 +242,10 @@ Test(stack, ten_thousand_stacks_commit_only_what_is_touched)
 	for (int i = 0; i < N; i++)
 		chan__stack_put(NULL, s[i]);
 	freed = rss();
+	/* TSan's shadow of the touched pages stays resident: only the two
+	 * checks above mean something there. */
+	if (CHAN__TSAN)
+		return;
 	cr_assert_lt(freed - base, 8u << 20, "freed stacks kept %zu bytes resident (used %zu)",
 		     freed - base, used - base);
 }
@@ -336,7 +341,8 @@ Test(overflow, guard_fault_of_the_current_stack_is_reported)
 	int st = in_child(guard_hit_reported, NULL, out, sizeof(out));
 
 	cr_assert(killed_by(st, SIGABRT), "status %#x, stderr \"%s\"", st, out);
-	cr_assert_str_eq(out, "chan: goroutine 42 overflowed its 64 KiB stack\n");
+	cr_assert(strcmp(out, "chan: goroutine 42 overflowed its 64 KiB stack\n") == 0,
+		  "stderr \"%s\"", out);
 }
 
 static void other_fault_default(void *arg)
@@ -357,7 +363,8 @@ Test(overflow, other_faults_get_the_default_action)
 	int st = in_child(other_fault_default, NULL, out, sizeof(out));
 
 	cr_assert(killed_by(st, SIGSEGV), "status %#x, stderr \"%s\"", st, out);
-	cr_assert_str_eq(out, "");
+	cr_assert(strcmp(out, "") == 0,
+		  "stderr \"%s\"", out);
 }
 
 static void previous(int sig, siginfo_t *info, void *uctx)
