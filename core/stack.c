@@ -67,8 +67,11 @@ struct size_class {
 static struct {
 	struct chan__lock lock;
 	struct size_class *classes;
-	bool atfork; /* pthread_atfork() handlers registered */
-} global = { { 0 }, NULL, false };
+} global = { { 0 }, NULL };
+
+/* Set once pthread_atfork() succeeded; register_lock serialises trying. */
+static _Atomic bool atfork_registered;
+static struct chan__lock register_lock = { 0 };
 
 /* 0: not probed yet; 1: MADV_GUARD_INSTALL works; 2: mprotect() instead. */
 static _Atomic int guard_mode;
@@ -124,6 +127,25 @@ static void fork_prepare(void)
 static void fork_release(void)
 {
 	chan__lock_release(&global.lock);
+}
+
+/*
+ * Not under global.lock: glibc holds its atfork lock while it runs the
+ * prepare handlers, and pthread_atfork() takes it, so registering under
+ * global.lock could deadlock with a fork() in fork_prepare().
+ */
+static void register_atfork(void)
+{
+	/* Acquire: pairs with the release below; true means registered. */
+	if (chan__likely(atomic_load_explicit(&atfork_registered, memory_order_acquire)))
+		return;
+	chan__lock_acquire(&register_lock);
+	/* Relaxed: register_lock orders the stores. */
+	if (!atomic_load_explicit(&atfork_registered, memory_order_relaxed) &&
+	    pthread_atfork(fork_prepare, fork_release, fork_release) == 0)
+		/* Release: pairs with the acquire above. */
+		atomic_store_explicit(&atfork_registered, true, memory_order_release);
+	chan__lock_release(&register_lock);
 }
 
 /* ---- the global lists ------------------------------------------------------ */
@@ -202,9 +224,8 @@ static struct chan__stack *global_get(size_t size)
 	struct chan__stack *s = NULL;
 	struct arena *a;
 
+	register_atfork(); /* before the first stack exists; see there */
 	chan__lock_acquire(&global.lock);
-	if (!global.atfork && pthread_atfork(fork_prepare, fork_release, fork_release) == 0)
-		global.atfork = true;
 	c = class_of(size);
 	if (!c)
 		goto out;

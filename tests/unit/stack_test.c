@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +320,54 @@ Test(stack, threads_never_share_a_stack)
 		cr_assert_eq(pthread_join(t[i], &r), 0);
 		cr_assert_null(r, "%s", (char *)r);
 	}
+}
+
+static _Atomic bool churn_stop;
+
+static void *churn_global(void *arg)
+{
+	(void)arg;
+	/* Relaxed: a stop flag; nothing is published through it. */
+	while (!atomic_load_explicit(&churn_stop, memory_order_relaxed)) {
+		struct chan__stack *s = chan__stack_get(NULL, 0);
+
+		if (!s)
+			return "chan__stack_get() failed";
+		chan__stack_put(NULL, s); /* DONTNEED, then the lock */
+	}
+	return NULL;
+}
+
+static void child_uses_stacks(void *arg)
+{
+	struct chan__stack *s;
+
+	(void)arg;
+	alarm(10); /* a lock inherited held: SIGALRM, not a hang */
+	s = chan__stack_get(NULL, 0);
+	if (!s)
+		_exit(2);
+	memset(s->lo, 1, s->size);
+	chan__stack_put(NULL, s);
+	_exit(0);
+}
+
+Test(stack, fork_while_another_thread_uses_the_lists)
+{
+	pthread_t t;
+	char out[64];
+	void *r;
+
+	cr_assert_not_null(chan__stack_get(NULL, 0)); /* registers the handlers */
+	cr_assert_eq(pthread_create(&t, NULL, churn_global, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		int st = in_child(child_uses_stacks, NULL, out, sizeof(out));
+
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork %d: child status %#x", i, st);
+	}
+	atomic_store_explicit(&churn_stop, true, memory_order_relaxed);
+	cr_assert_eq(pthread_join(t, &r), 0);
+	cr_assert_null(r, "%s", (char *)r);
 }
 
 /* ---- the overflow handler, driven from the thread's own stack --------------- */
