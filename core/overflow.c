@@ -36,6 +36,10 @@
  */
 static _Thread_local _Atomic(const struct chan__stack *) cur_stack;
 static _Thread_local _Atomic uint64_t cur_id;
+/* In libchan.so these are dynamic TLS (__tls_get_addr): safe in the handler
+ * on a thread that has called chan__overflow_enter() (its block exists);
+ * on another thread glibc may allocate it there, a risk we accept since
+ * that thread's fault is fatal anyway unless a previous handler fixes it. */
 
 static _Thread_local void *own_altstack; /* mapping, guard included */
 static _Thread_local size_t own_altstack_bytes;

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "stack_pvt.h"
+#include "debug_pvt.h"
 #include "lock_pvt.h"
 #include "../ring/fault.h"
 
@@ -49,7 +50,7 @@
 #define ARENA_BYTES	(4u << 20)
 
 struct arena {
-	struct arena *older; /* classes own their arenas; kept for debugging */
+	struct arena *older; /* the class's previous arena (never unmapped) */
 	char *base;
 	size_t bytes;
 	unsigned nslots;
@@ -168,8 +169,9 @@ static struct size_class *class_of(size_t size)
 
 /*
  * A new arena for class @c, every guard installed; NULL with errno ENOMEM.
- * Locked: mmap() of address space only is quick, and it happens once per
- * ARENA_SLOTS_MIN stacks or more.
+ * Locked: an mmap() of address space and a madvise() per slot are quick
+ * (tens of microseconds), once per ARENA_SLOTS_MIN stacks or more; the
+ * slots' pages are not touched.
  */
 static struct arena *arena_new(struct size_class *c)
 {
@@ -271,9 +273,12 @@ static void global_put_chain(struct chan__stack *first)
 	chan__lock_acquire(&global.lock);
 	for (s = first; s; s = next) {
 		next = s->next;
-		if (!c || c->size != s->size)
-			for (c = global.classes; c->size != s->size; c = c->next)
-				;	/* a stack's class exists: it was made there */
+		if (!c || c->size != s->size) {
+			for (c = global.classes; c && c->size != s->size; c = c->next)
+				;
+			/* Its class exists if chan__stack_get() made it. */
+			CHAN__ASSERT(c != NULL);
+		}
 		s->next = c->free;
 		c->free = s;
 	}
