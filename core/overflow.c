@@ -200,8 +200,8 @@ void chan__overflow_thread_fini(void)
 		return;
 	/* Someone else's altstack since: leave it, and our mapping with it
 	 * (it may be theirs to restore). */
-	if (sigaltstack(NULL, &cur) != 0 || cur.ss_sp != (char *)own_altstack +
-	    chan__stack_guard_size())
+	if (sigaltstack(NULL, &cur) != 0 ||
+	    cur.ss_sp != (char *)own_altstack + chan__stack_guard_size())
 		return;
 	if (sigaltstack(&off, NULL) != 0)
 		return; /* EPERM: running on it; keep it mapped */

@@ -157,8 +157,7 @@ Test(overflow, other_fault_on_a_fiber_is_a_plain_sigsegv)
 	int st = in_child(&f, false, out, sizeof(out));
 
 	cr_assert(killed_by(st, SIGSEGV), "status %#x, stderr \"%s\"", st, out);
-	cr_assert(strcmp(out, "") == 0,
-		  "stderr \"%s\"", out);
+	cr_assert(strcmp(out, "") == 0, "stderr \"%s\"", out);
 }
 
 Test(overflow, a_fiber_that_fits_runs_and_returns)
@@ -168,6 +167,5 @@ Test(overflow, a_fiber_that_fits_runs_and_returns)
 	int st = in_child(&f, false, out, sizeof(out));
 
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x, stderr \"%s\"", st, out);
-	cr_assert(strcmp(out, "") == 0,
-		  "stderr \"%s\"", out);
+	cr_assert(strcmp(out, "") == 0, "stderr \"%s\"", out);
 }

@@ -412,8 +412,7 @@ Test(overflow, other_faults_get_the_default_action)
 	int st = in_child(other_fault_default, NULL, out, sizeof(out));
 
 	cr_assert(killed_by(st, SIGSEGV), "status %#x, stderr \"%s\"", st, out);
-	cr_assert(strcmp(out, "") == 0,
-		  "stderr \"%s\"", out);
+	cr_assert(strcmp(out, "") == 0, "stderr \"%s\"", out);
 }
 
 static void previous(int sig, siginfo_t *info, void *uctx)
