@@ -323,7 +323,7 @@ static size_t buf_send_burst(chan_t *c, const void *elems, size_t n, int64_t dea
 			notify(c, &c->recvq, k);
 			return k; /* a partial count sets no errno */
 		}
-		errno = st == RING_CLOSED ? EPIPE : ENOMEM;
+		chan__set_errno(st == RING_CLOSED ? EPIPE : ENOMEM);
 		return 0;
 	}
 	for (;;) {
@@ -335,11 +335,11 @@ static size_t buf_send_burst(chan_t *c, const void *elems, size_t n, int64_t dea
 			return k;
 		}
 		if (closed || c->overflow) {
-			errno = EPIPE; /* a policy burst stops early only at a close */
+			chan__set_errno(EPIPE); /* a policy burst stops early only at a close */
 			return 0;
 		}
 		if (deadline == 0) {
-			errno = EAGAIN;
+			chan__set_errno(EAGAIN);
 			return 0;
 		}
 		/* Only chan_send_burst() waits, and without deadline. */
@@ -366,11 +366,11 @@ static size_t buf_recv_burst(chan_t *c, void *elems, size_t max, int64_t deadlin
 			return k;
 		}
 		if (closed) {
-			errno = EPIPE;
+			chan__set_errno(EPIPE);
 			return 0;
 		}
 		if (deadline == 0) {
-			errno = EAGAIN;
+			chan__set_errno(EAGAIN);
 			return 0;
 		}
 		wait_ready(c, &c->recvq, recv_ready_poll, deadline);
@@ -433,7 +433,7 @@ int chan_recv_timeout(chan_t *c, void *elem, int64_t timeout_ns)
 static size_t send_burst(chan_t *c, const void *elems, size_t n, int64_t deadline)
 {
 	if (chan__unlikely(!c || !elems)) {
-		errno = EINVAL;
+		chan__set_errno(EINVAL);
 		return 0;
 	}
 	if (n == 0)
@@ -446,7 +446,7 @@ static size_t send_burst(chan_t *c, const void *elems, size_t n, int64_t deadlin
 static size_t recv_burst(chan_t *c, void *elems, size_t max, int64_t deadline)
 {
 	if (chan__unlikely(!c)) {
-		errno = EINVAL;
+		chan__set_errno(EINVAL);
 		return 0;
 	}
 	if (max == 0)

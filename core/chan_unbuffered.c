@@ -159,7 +159,7 @@ size_t chan__unbuf_send_burst(chan_t *c, const void *elems, size_t n, int64_t de
 	int r = chan__unbuf_send(c, src, deadline, -EAGAIN);
 
 	if (r != 0) {
-		errno = -r; /* EPIPE, or EAGAIN for a try */
+		chan__set_errno(-r); /* EPIPE, or EAGAIN for a try */
 		return 0;
 	}
 	for (k = 1; k < n; k++)
@@ -175,7 +175,7 @@ size_t chan__unbuf_recv_burst(chan_t *c, void *elems, size_t max, int64_t deadli
 	int r = chan__unbuf_recv(c, dst, deadline, -EAGAIN);
 
 	if (r != 0) {
-		errno = -r; /* EPIPE, or EAGAIN for a try */
+		chan__set_errno(-r); /* EPIPE, or EAGAIN for a try */
 		return 0;
 	}
 	for (k = 1; k < max; k++)

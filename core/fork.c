@@ -20,6 +20,7 @@
 
 #include "fork_pvt.h"
 #include "lock_pvt.h"
+#include "sched_pvt.h"
 
 static _Atomic bool registered;
 static struct chan__lock register_lock = { 0 };
@@ -28,16 +29,19 @@ static void prepare(void)
 {
 	chan__timer_fork_prepare();
 	chan__pool_fork_prepare();
+	chan__sched_fork_prepare();
 }
 
 static void parent(void)
 {
+	chan__sched_fork_parent();
 	chan__pool_fork_parent();
 	chan__timer_fork_parent();
 }
 
 static void child(void)
 {
+	chan__sched_fork_child();
 	chan__pool_fork_child();
 	chan__timer_fork_child();
 }

@@ -33,14 +33,41 @@
  * The same budget drives chan__wait_spin(), where a buffered-channel waiter
  * polls the ring before it queues; a wait that began with such a poll does
  * not spin again on its futex word, and learns from its whole length.
+ *
+ * Goroutines (w->fiber set) do not spin and do not sleep on the futex: they
+ * switch out (chan__sched_park()) and a waker makes them runnable
+ * (chan__sched_ready()). The futex word is the same state word:
+ *   park    the fiber switches to its worker's own stack, and only there,
+ *           with its context saved, commits IDLE -> SLEEPING (CAS). If the
+ *           CAS fails (NOTIFIED or TIMEDOUT came first) it resumes at once.
+ *   unpark  exchange -> NOTIFIED; only if the old value was SLEEPING it
+ *           readies the fiber. So a fiber is readied only once it has fully
+ *           switched out (no worker can resume a half-saved context), and
+ *           exactly once per committed park: the one RMW that moves the word
+ *           off SLEEPING readies it (unpark, or the timer below).
+ *   timeout a timer (core/timer.c) fires at the deadline and moves IDLE or
+ *           SLEEPING to TIMEDOUT (readying the fiber if it was SLEEPING;
+ *           from IDLE the commit's CAS fails and the fiber resumes itself).
+ *           The resumed fiber stops the timer first (chan__timer_stop()
+ *           waits for a running callback), so the callback never touches a
+ *           waiter that is gone; then NOTIFIED means woken (even if the
+ *           timer fired too: the claim won) and TIMEDOUT, moved back to
+ *           IDLE by a CAS that an unpark can beat, means timed out.
+ * No wakeup is lost: every unpark and every timeout is one RMW on the
+ * word; the commit is an RMW on the same word, so each of them either comes
+ * before it (the commit fails, the fiber resumes) or after it (sees
+ * SLEEPING, readies).
  */
 #include <errno.h>
 #include <sched.h>
 
 #include <chan/clock.h>
 
+#include "clock_pvt.h"
+#include "dlist_pvt.h"
 #include "futex_pvt.h"
 #include "park_pvt.h"
+#include "timer_pvt.h"
 #include "../ring/compiler.h"
 
 #define SPIN_START_NS	 10000
@@ -85,8 +112,126 @@ static bool spin_until_notified(struct chan__waiter *w, int64_t until)
 	}
 }
 
+/* ---- goroutines --------------------------------------------------------- */
+
+struct fiber_timer {
+	struct chan__timer t;
+	struct chan__waiter *w;
+};
+
+static bool fiber_commit(void *arg)
+{
+	struct chan__waiter *w = arg;
+	uint32_t v = PARK_IDLE;
+
+	/* Runs on the worker's stack, the fiber's context saved. Release:
+	 * publishes that context to whoever readies it after reading
+	 * SLEEPING (acq_rel exchange in chan__unpark(), CAS in the timer).
+	 * Acquire on failure: pairs with their release. */
+	return atomic_compare_exchange_strong_explicit(&w->futex, &v, PARK_SLEEPING,
+						       memory_order_acq_rel, memory_order_acquire);
+}
+
+static void fiber_timeout(struct chan__timer *t, int64_t now)
+{
+	struct fiber_timer *ft = chan__container_of(t, struct fiber_timer, t);
+	struct chan__waiter *w = ft->w;
+	struct chan__fiber *f = w->fiber;
+	/* Relaxed: the CAS below decides. */
+	uint32_t v = atomic_load_explicit(&w->futex, memory_order_relaxed);
+
+	(void)now;
+	while (v == PARK_IDLE || v == PARK_SLEEPING) {
+		/* Acq_rel: acquires the fiber's saved context (commit's
+		 * release) before readying it; releases nothing else. */
+		if (atomic_compare_exchange_weak_explicit(&w->futex, &v, PARK_TIMEDOUT,
+							  memory_order_acq_rel,
+							  memory_order_relaxed)) {
+			if (v == PARK_SLEEPING)
+				chan__sched_ready(f);
+			return;
+		}
+	}
+}
+
+/* No timer could start (out of memory): sleep the worker thread instead. */
+static int fiber_park_os(struct chan__waiter *w, int64_t deadline)
+{
+	uint32_t v = PARK_IDLE;
+
+	/* Acquire on failure: NOTIFIED, pairs with chan__unpark(). */
+	if (!atomic_compare_exchange_strong_explicit(&w->futex, &v, PARK_SLEEPING_OS,
+						     memory_order_acquire, memory_order_acquire))
+		goto notified;
+	for (;;) {
+		chan__futex_wait(&w->futex, PARK_SLEEPING_OS, deadline);
+		/* Acquire: pairs with the release exchange in chan__unpark(). */
+		if (atomic_load_explicit(&w->futex, memory_order_acquire) == PARK_NOTIFIED)
+			break;
+		if (chan_now() >= deadline) {
+			v = PARK_SLEEPING_OS;
+			if (atomic_compare_exchange_strong_explicit(&w->futex, &v, PARK_IDLE,
+								    memory_order_acquire,
+								    memory_order_acquire))
+				return -ETIMEDOUT;
+			break;
+		}
+	}
+notified:
+	atomic_store_explicit(&w->futex, PARK_IDLE, memory_order_relaxed);
+	return 0;
+}
+
+static int fiber_park(struct chan__waiter *w, int64_t deadline)
+{
+	struct fiber_timer ft;
+	uint32_t v;
+
+	if (deadline != CHAN__FOREVER) {
+		if (chan_now() >= deadline) {
+			v = PARK_IDLE;
+			/* Acquire on failure: NOTIFIED, pairs with chan__unpark(). */
+			if (atomic_compare_exchange_strong_explicit(&w->futex, &v, PARK_IDLE,
+								    memory_order_acquire,
+								    memory_order_acquire))
+				return -ETIMEDOUT;
+			goto notified;
+		}
+		ft.t.when = deadline;
+		ft.t.period = 0;
+		ft.t.fn = fiber_timeout;
+		ft.t.frees_itself = false;
+		ft.w = w;
+		if (chan__timer_start(&ft.t) < 0)
+			return fiber_park_os(w, deadline);
+	}
+	chan__sched_park(fiber_commit, w);
+	if (deadline != CHAN__FOREVER)
+		chan__timer_stop(&ft.t);
+	/* Acquire: pairs with the release of whoever moved the word. */
+	v = atomic_load_explicit(&w->futex, memory_order_acquire);
+	if (v == PARK_TIMEDOUT &&
+	    atomic_compare_exchange_strong_explicit(&w->futex, &v, PARK_IDLE, memory_order_acquire,
+						    memory_order_acquire))
+		return -ETIMEDOUT;
+notified:
+	/* Relaxed: as at the end of chan__park_wait(). */
+	atomic_store_explicit(&w->futex, PARK_IDLE, memory_order_relaxed);
+	return 0;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
 void chan__wait_begin(struct chan__wait *wt)
 {
+	if (chan__sched_self()) {
+		/* A goroutine does not spin: its worker has others to run. */
+		wt->budget = 0;
+		wt->start = 0;
+		wt->cpu = -1;
+		wt->spun = true;
+		return;
+	}
 	wt->budget = spin_budget();
 	wt->start = chan_now();
 	wt->cpu = sched_getcpu(); /* glibc reads it from rseq: no system call */
@@ -140,6 +285,9 @@ int chan__park_wait(struct chan__waiter *w, struct chan__wait *wt, int64_t deadl
 	int64_t start = wt->start;
 	int cpu = wt->cpu;
 	uint32_t v = PARK_IDLE;
+
+	if (w->fiber)
+		return fiber_park(w, deadline);
 
 	if (budget > 0 && !wt->spun) {
 		if (spin_until_notified(w, spin_end(wt, deadline))) {
@@ -232,6 +380,19 @@ void chan__unpark(struct chan__waiter *w)
 	 * waiter's acquire load of NOTIFIED. The exchange is our last access
 	 * to *w unless the waiter was asleep; futex_wake on an address whose
 	 * owner has already returned is harmless (a spurious wake at most). */
+	struct chan__fiber *f = w->fiber; /* read before the exchange lets w go */
+	uint32_t old;
+
+	if (f) {
+		/* Acq_rel: release as below; acquire pairs with the commit's
+		 * release, so the fiber's saved context is ours to hand on. */
+		old = atomic_exchange_explicit(&w->futex, PARK_NOTIFIED, memory_order_acq_rel);
+		if (old == PARK_SLEEPING)
+			chan__sched_ready(f);
+		else if (old == PARK_SLEEPING_OS)
+			chan__futex_wake(&w->futex, 1);
+		return;
+	}
 	w->waker_cpu = sched_getcpu(); /* ordered by the exchange below */
 	if (atomic_exchange_explicit(&w->futex, PARK_NOTIFIED, memory_order_release) ==
 	    PARK_SLEEPING)

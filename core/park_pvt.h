@@ -29,7 +29,11 @@
  *           -> chan__unpark(). The unpark is the waker's last access to the
  *           waiter; the waiter may return (and its stack go) right after.
  *
- * No lost wakeup: unpark sets NOTIFIED with an exchange; if the old value
+ * Two kinds of waiter, one protocol: a thread sleeps on the futex word, a
+ * goroutine (fiber) switches out and is made runnable again by the
+ * scheduler (core/park.c has the fiber half and its no-lost-wakeup proof).
+ *
+ * No lost wakeup (threads): unpark sets NOTIFIED with an exchange; if the old value
  * was SLEEPING it calls futex_wake. The waiter moves IDLE -> SLEEPING with a
  * CAS before futex_wait(SLEEPING): if NOTIFIED came first the CAS fails and
  * it does not sleep; if it came after, futex_wait sees the word changed, or
@@ -42,27 +46,38 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sched_pvt.h"
+
 #define CHAN__SEL_WAITING ((uintptr_t)0)
 #define CHAN__SEL_ABORTED ((uintptr_t)1)
 
 enum {
 	PARK_IDLE = 0,
-	PARK_SLEEPING = 1,
+	PARK_SLEEPING = 1,	/* a thread in futex_wait, or a fiber switched out */
 	PARK_NOTIFIED = 2,
+	PARK_TIMEDOUT = 3,	/* fibers: the deadline timer fired first */
+	PARK_SLEEPING_OS = 4,	/* fibers: asleep in futex_wait (no timer could start) */
 };
 
 struct chan__waiter {
 	_Atomic uintptr_t sel;
 	_Atomic uint32_t futex;
 	int waker_cpu; /* the CPU chan__unpark() ran on: teaches the spin budget */
+	struct chan__fiber *fiber; /* the goroutine waiting, NULL for a thread */
 };
 
+/*
+ * chan__waiter_init() - a waiter for the calling thread or goroutine: which
+ * of the two it is decides how chan__park() sleeps and chan__unpark() wakes,
+ * and nothing else in core/ needs to know (see core/park.c).
+ */
 static inline void chan__waiter_init(struct chan__waiter *w)
 {
 	/* Plain init: the record is published to wakers by the queue lock. */
 	atomic_init(&w->sel, CHAN__SEL_WAITING);
 	atomic_init(&w->futex, PARK_IDLE);
 	w->waker_cpu = -1;
+	w->fiber = chan__sched_self();
 }
 
 /*

@@ -7,8 +7,9 @@
  * task blocked on a channel never keeps another from starting (10,000 tasks
  * each waiting for the next one in a chain all run). After its task a
  * worker waits for another one (parked, see core/park_pvt.h) for idle_ns,
- * then exits. This is the thread half of DESIGN.md's plan; an M:N scheduler
- * would replace the thread per blocked task by a parked fiber.
+ * then exits. This is the thread mode (CHAN_GO_THREADS) and the blocking
+ * pool (chan_go_blocking()); the default mode runs tasks as goroutines on
+ * the M:N scheduler (core/sched.c), and chan_go() picks one per call.
  *
  * Invariants (pool lock): a worker is on the idle list iff ->idle; a worker
  * leaves the list either popped by chan_go() (which then claims its waiter)
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <chan/clock.h>
 #include <chan/task.h>
@@ -28,6 +30,7 @@
 #include "fork_pvt.h"
 #include "lock_pvt.h"
 #include "park_pvt.h"
+#include "sched_pvt.h"
 #include "../ring/fault.h"
 
 #define STACK_DEFAULT (256 * 1024)
@@ -125,12 +128,10 @@ static int spawn(void (*fn)(void *), void *arg)
 	return 0;
 }
 
-int chan_go(void (*fn)(void *), void *arg)
+static int pool_go(void (*fn)(void *), void *arg)
 {
 	struct worker *w;
 
-	if (!fn)
-		return -EINVAL;
 	chan__lock_acquire(&pool.lock);
 	while (pool.idle.first) {
 		w = chan__container_of(pool.idle.first, struct worker, link);
@@ -146,6 +147,45 @@ int chan_go(void (*fn)(void *), void *arg)
 	}
 	chan__lock_release(&pool.lock);
 	return spawn(fn, arg);
+}
+
+/* The mode for new tasks: 0 until chosen (configure or CHAN_GO_MODE). */
+static _Atomic unsigned go_mode;
+
+static unsigned mode_now(void)
+{
+	/* Relaxed: a setting; the task's own hand-off orders what it reads. */
+	unsigned m = atomic_load_explicit(&go_mode, memory_order_relaxed);
+
+	if (chan__likely(m))
+		return m;
+	{
+		const char *env = getenv("CHAN_GO_MODE");
+		unsigned want = env && strcmp(env, "threads") == 0 ? CHAN_GO_THREADS
+								   : CHAN_GO_FIBERS;
+		unsigned zero = 0;
+
+		/* Relaxed: first one wins, a configure() may have come first. */
+		atomic_compare_exchange_strong_explicit(&go_mode, &zero, want,
+							memory_order_relaxed, memory_order_relaxed);
+		return atomic_load_explicit(&go_mode, memory_order_relaxed);
+	}
+}
+
+int chan_go(void (*fn)(void *), void *arg)
+{
+	if (!fn)
+		return -EINVAL;
+	if (mode_now() == CHAN_GO_FIBERS)
+		return chan__sched_go(fn, arg);
+	return pool_go(fn, arg);
+}
+
+int chan_go_blocking(void (*fn)(void *), void *arg)
+{
+	if (!fn)
+		return -EINVAL;
+	return pool_go(fn, arg);
 }
 
 /* ---- fork() (see core/fork.c) ---------------------------------------- */
@@ -171,7 +211,8 @@ void chan__pool_fork_child(void)
 
 int chan_go_configure(const chan_go_opts_t *o)
 {
-	if (!o || (o->stack_size && o->stack_size < STACK_MIN) || o->idle_ns < 0)
+	if (!o || (o->stack_size && o->stack_size < STACK_MIN) || o->idle_ns < 0 ||
+	    o->mode > CHAN_GO_THREADS)
 		return -EINVAL;
 	chan__lock_acquire(&pool.lock);
 	if (o->stack_size)
@@ -179,5 +220,8 @@ int chan_go_configure(const chan_go_opts_t *o)
 	if (o->idle_ns)
 		pool.idle_ns = o->idle_ns;
 	chan__lock_release(&pool.lock);
-	return 0;
+	if (o->mode)
+		/* Relaxed: see mode_now(). */
+		atomic_store_explicit(&go_mode, o->mode, memory_order_relaxed);
+	return chan__sched_configure(o->workers, o->stack_size);
 }

@@ -35,6 +35,7 @@
 
 #include "clock_pvt.h"
 #include "debug_pvt.h"
+#include "addrwait_pvt.h"
 #include "futex_pvt.h"
 
 _Static_assert(sizeof(chan_wg_t) == 16, "chan_wg_t: a 64-bit state and a 32-bit futex word");
@@ -70,7 +71,7 @@ void chan_wg_add(chan_wg_t *wg, int n)
 	if (count == 0 && n != 0 && SLEEPERS(s)) {
 		/* Release: pairs with the sleepers' acquire loads of futex. */
 		atomic_fetch_add_explicit(&wg->futex, 1, memory_order_release);
-		chan__futex_wake(&wg->futex, INT_MAX);
+		chan__addr_wake_all(&wg->futex);
 	}
 }
 
@@ -100,7 +101,7 @@ void chan_wg_wait(chan_wg_t *wg)
 	}
 	/* Counted: only the increment of futex lets us go. */
 	while (atomic_load_explicit(&wg->futex, memory_order_acquire) == g)
-		chan__futex_wait(&wg->futex, g, CHAN__FOREVER);
+		chan__addr_wait(&wg->futex, g); /* a goroutine parks its fiber */
 	/* Uncount ourselves (the counter is zero until we all have: an add
 	 * before that aborts). Relaxed: nobody acquires the sleeper count;
 	 * the add that checks it reads it through its own CAS. */

@@ -123,6 +123,22 @@ static _Noreturn void fail(const char *invariant, const char *fmt, ...)
 
 #include <stdarg.h>
 
+/*
+ * errno across a park: these workers run as goroutines, which may resume on
+ * another thread inside a blocking burst, and the compiler may keep errno's
+ * address (glibc's __errno_location() is const) from before the call. Reading
+ * and clearing it out of line asks for the current thread's errno each time.
+ */
+static __attribute__((noinline)) int errno_now(void)
+{
+	return errno;
+}
+
+static __attribute__((noinline)) void errno_clear(void)
+{
+	errno = 0;
+}
+
 static _Noreturn void fail(const char *invariant, const char *fmt, ...)
 {
 	va_list ap;
@@ -321,18 +337,18 @@ static void produce(unsigned p)
 			/* Mark first: a receiver may see them before we return. */
 			for (size_t j = 0; j < n; j++)
 				mark(p, s + j, SENT_OK);
-			errno = 0;
+			errno_clear();
 			k = style == P_BURST ? chan_send_burst(R.ch[i], buf, n)
 					     : chan_try_send_burst(R.ch[i], buf, n);
 			for (size_t j = k; j < n; j++)
 				mark(p, s + j, SENT_NONE);
 			if (k == 0) {
-				if (errno == EPIPE)
+				if (errno_now() == EPIPE)
 					closed[i] = true;
-				else if (errno == EAGAIN)
+				else if (errno_now() == EAGAIN)
 					sched_yield();
 				else
-					fail("burst errno", "send burst returned 0, errno %d", errno);
+					fail("burst errno", "send burst returned 0, errno %d", errno_now());
 			}
 			s += k;
 			continue;
@@ -403,16 +419,16 @@ static void consume_one_channel(unsigned c, unsigned i, uint64_t *last)
 		if (style == C_BURST || style == C_TRY_BURST) {
 			size_t max = 1 + below(32), k;
 
-			errno = 0;
+			errno_clear();
 			k = style == C_BURST ? chan_recv_burst(ch, buf, max)
 					     : chan_try_recv_burst(ch, buf, max);
 			for (size_t j = 0; j < k; j++)
 				record_received(c, last, i, get_value(buf + j * R.esize, R.esize));
 			if (k == 0) {
-				if (errno == EPIPE)
+				if (errno_now() == EPIPE)
 					return;
-				if (errno != EAGAIN)
-					fail("burst errno", "recv burst returned 0, errno %d", errno);
+				if (errno_now() != EAGAIN)
+					fail("burst errno", "recv burst returned 0, errno %d", errno_now());
 				sched_yield();
 			}
 			continue;
@@ -477,7 +493,7 @@ static void consume_select(unsigned c, uint64_t *last)
 		if (chance(16)) {
 			timer = chan_after((int64_t)below(500) * 1000);
 			if (!timer)
-				fail("chan_after", "errno %d", errno);
+				fail("chan_after", "errno %d", errno_now());
 			cs[m++] = (chan_case_t){ timer, CHAN_OP_RECV, NULL, 0 };
 		}
 		int r;
@@ -627,7 +643,7 @@ static chan_t *new_channel(bool sp, bool sc)
 	}
 	c = chan_new_opts(&o);
 	if (!c)
-		fail("setup", "chan_new_opts: errno %d", errno);
+		fail("setup", "chan_new_opts: errno %d", errno_now());
 	/* A long history of its own: versions differ between channels. */
 	unsigned hist = below(2000);
 	unsigned char buf[sizeof(struct elem24)] = { 0 };
@@ -703,7 +719,7 @@ static void setup_round(unsigned budget_values)
 	R.ctx = chance(2) ? chan_ctx_with_timeout(chan_ctx_background(), (int64_t)below(20) * MS)
 			  : chan_ctx_with_cancel(chan_ctx_background());
 	if (!R.ctx)
-		fail("setup", "context: errno %d", errno);
+		fail("setup", "context: errno %d", errno_now());
 	chan_wg_init(&R.wg);
 }
 

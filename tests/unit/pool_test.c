@@ -792,6 +792,10 @@ Test(pool, destroy_before_wait_aborts, .signal = SIGABRT)
  * with one worker that runs every job. */
 Test(pool, new_without_threads)
 {
+	/* Each task a thread of its own, so that the k-th task is the k-th
+	 * thread creation (a goroutine's start creates no thread; the fiber
+	 * mode's failures are in task_test). */
+	cr_assert_eq(chan_go_configure(&(chan_go_opts_t){ .mode = CHAN_GO_THREADS }), 0);
 	chan_group_t *g = chan_group_new(chan_ctx_background());
 	struct tally t = { 0 };
 	chan_pool_t *p;

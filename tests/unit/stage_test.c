@@ -892,6 +892,10 @@ Test(stage, canceled_group_retains_nothing)
  *   - some of a fan_out's workers: their outputs close empty, none is lost. */
 Test(stage, tasks_that_cannot_start)
 {
+	/* Each task a thread of its own, so that the k-th task is the k-th
+	 * thread creation (a goroutine's start creates no thread; the fiber
+	 * mode's failures are in task_test). */
+	cr_assert_eq(chan_go_configure(&(chan_go_opts_t){ .mode = CHAN_GO_THREADS }), 0);
 	chan_group_t *g = chan_group_new(chan_ctx_background());
 	chan_t *in = chan_new_opts(&(chan_opts_t){ .elem_size = 8, .capacity = 100,
 						   .drop = count_drop });
