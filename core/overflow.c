@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "stack_pvt.h"
+#include "../ring/compiler.h"
 #include "../ring/fault.h"
 
 #define ALTSTACK_SIZE (64 * 1024)
@@ -34,12 +35,10 @@
  * atomics). O1/O2 below order id before stack; the handler's acquire (O3)
  * then sees a stack only with its own id.
  */
-static _Thread_local _Atomic(const struct chan__stack *) cur_stack;
-static _Thread_local _Atomic uint64_t cur_id;
-/* In libchan.so these are dynamic TLS (__tls_get_addr): safe in the handler
- * on a thread that has called chan__overflow_enter() (its block exists);
- * on another thread glibc may allocate it there, a risk we accept since
- * that thread's fault is fatal anyway unless a previous handler fixes it. */
+static _Thread_local CHAN__TLS_IE _Atomic(const struct chan__stack *) cur_stack;
+static _Thread_local CHAN__TLS_IE _Atomic uint64_t cur_id;
+/* Initial-exec TLS (written on every switch): a fixed offset from the
+ * thread pointer, so reading them in the handler allocates nothing. */
 
 static _Thread_local void *own_altstack; /* mapping, guard included */
 static _Thread_local size_t own_altstack_bytes;

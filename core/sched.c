@@ -185,7 +185,7 @@ static struct {
 	_Atomic uint32_t monitor_sleeping; /* futex: monitor parked, all Ps idle */
 } sched;
 
-static _Thread_local struct m *tls_m;
+static _Thread_local CHAN__TLS_IE struct m *tls_m;
 
 /* ---- who am I --------------------------------------------------------- */
 
@@ -472,11 +472,19 @@ static struct p *pidle_get_locked(void)
 	return p;
 }
 
+/* Only the P's owner bumps its tick: a load and a store, no RMW. Relaxed:
+ * a hint for the monitor, which orders nothing by it. */
+static void tick(struct p *p)
+{
+	atomic_store_explicit(&p->schedtick,
+			      atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 static void acquirep(struct m *m, struct p *p)
 {
 	m->p = p;
-	/* Relaxed: bumping the tick tells the monitor this is a new run. */
-	atomic_fetch_add_explicit(&p->schedtick, 1, memory_order_relaxed);
+	tick(p); /* tells the monitor this is a new run */
 	/* Release: pairs with rt_enter()'s and the monitor's loads; the P's
 	 * previous owner's updates were ordered before us by the lock or by
 	 * the hand-over. */
@@ -751,8 +759,7 @@ static void run_fiber(struct m *m, struct chan__fiber *f)
 	m->cur = f;
 	m->act = ACT_NONE;
 	chan__overflow_enter(f->id, f->stack);
-	/* Relaxed: a hint for the monitor. */
-	atomic_fetch_add_explicit(&m->p->schedtick, 1, memory_order_relaxed);
+	tick(m->p);
 	rt_exit(m);
 #if CHAN__TSAN
 	__tsan_switch_to_fiber(f->tsan, 0);

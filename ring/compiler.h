@@ -31,6 +31,15 @@
 #define CHAN__TSAN 0
 #endif
 
+/*
+ * Thread-locals read on every goroutine switch: the initial-exec model (a
+ * fixed offset from the thread pointer) instead of the general-dynamic one
+ * that -fPIC picks (a __tls_get_addr() call per access). Costs a few bytes of
+ * the static TLS surplus when libchan.so is dlopen()ed, which glibc keeps for
+ * this; used for a handful of words only.
+ */
+#define CHAN__TLS_IE __attribute__((tls_model("initial-exec")))
+
 /* A spin-wait hint: lets the sibling hyperthread run, saves power. */
 static inline void chan__cpu_relax(void)
 {

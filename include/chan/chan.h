@@ -8,8 +8,11 @@
  * fork(). chan registers pthread_atfork() handlers the first time it starts
  * a thread (the chan_go() pool, the timer service). A fork() waits for a
  * timer callback that is running to finish, and the child then has:
- *   - a working chan_go(): the parent's idle pool threads are forgotten (they
- *     did not come along); new tasks start new threads in the child;
+ *   - a working chan_go(): the parent's idle pool threads and its goroutine
+ *     scheduler (workers, monitor, run queues) are forgotten (they did not
+ *     come along); the child's first goroutine starts a fresh scheduler, and
+ *     thread-mode tasks start new threads; goroutines of the parent, running
+ *     or parked, do not exist in the child (a wake of one is ignored);
  *   - working timers: chan_after(), tickers and context deadlines armed in
  *     the parent before the fork still fire in the child (a new timer thread
  *     starts in the child if any is armed), and new ones work;
@@ -22,7 +25,8 @@
  * "succeeds" into that ghost's buffer, a half-completed ring slot never
  * completes, a lock they held stays held (and a timer that fires into such
  * a channel blocks the child's timer thread on that lock, so no later timer
- * fires). Tasks running in the parent do not run in the child. This is the usual rule for fork() in a threaded
+ * fires). Tasks running in the parent do not run in the child; a fork()
+ * made from a goroutine gives a child that should only exec() or _exit(). This is the usual rule for fork() in a threaded
  * program (POSIX allows only async-signal-safe calls in such a child; glibc
  * makes malloc and thread creation work there, and chan relies on it). As in
  * Go, fork() followed by exec() is always fine.

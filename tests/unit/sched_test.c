@@ -25,6 +25,17 @@
 #include "ring/fault.h"
 #include "tests/common/expect.h"
 
+/* Tasks of the tests below end with chan_wg_done(&running); a test waits
+ * for them before it releases the channels they use (a task may still be
+ * inside its last operation when the test's matching one returns). */
+static chan_wg_t running = CHAN_WG_INIT;
+
+static int go_counted(void (*fn)(void *), void *arg)
+{
+	chan_wg_add(&running, 1);
+	return chan_go(fn, arg);
+}
+
 static void fibers(unsigned workers)
 {
 	cr_assert_eq(chan_go_configure(&(chan_go_opts_t){ .mode = CHAN_GO_FIBERS,
@@ -44,6 +55,7 @@ struct parked {
 	chan_t *go;	 /* closed to wake them all */
 	chan_t *done;	 /* each sends its id once woken */
 	_Atomic long parked;
+	chan_wg_t wg;	 /* the channels are released after the last send returned */
 };
 
 static void wait_for_go(void *arg)
@@ -54,6 +66,7 @@ static void wait_for_go(void *arg)
 
 	EXPECT(chan_recv(p->go, &v) == -EPIPE, "woken without the close");
 	EXPECT(chan_send(p->done, &id) == 0, "send failed");
+	chan_wg_done(&p->wg);
 }
 
 Test(sched, hundred_thousand_parked_then_woken, .timeout = 120)
@@ -64,6 +77,8 @@ Test(sched, hundred_thousand_parked_then_woken, .timeout = 120)
 	long id;
 
 	fibers(0);
+	chan_wg_init(&p.wg);
+	chan_wg_add(&p.wg, PARKED);
 	for (long i = 0; i < PARKED; i++)
 		cr_assert_eq(chan_go(wait_for_go, &p), 0, "chan_go %ld", i);
 	while (atomic_load(&p.parked) < PARKED)
@@ -75,6 +90,7 @@ Test(sched, hundred_thousand_parked_then_woken, .timeout = 120)
 			cr_assert_fail("id %ld out of range or twice", id);
 	}
 	cr_assert_eq(chan_try_recv(p.done, &id), -EAGAIN);
+	chan_wg_wait(&p.wg);
 	EXPECT_REPORTED();
 	chan_release(p.go);
 	chan_release(p.done);
@@ -186,6 +202,7 @@ static void reader(void *arg)
 	EXPECT(read(b->fd[0], &c, 1) == 1, "read");
 	if (b->annotate)
 		chan_blocking_end();
+	chan_wg_done(&running);
 }
 
 static void ticker(void *arg)
@@ -194,6 +211,7 @@ static void ticker(void *arg)
 
 	for (long i = 0; i < 100; i++)
 		EXPECT(chan_send(b->ticks, &i) == 0, "tick");
+	chan_wg_done(&running);
 }
 
 /* With one worker, a goroutine blocked in read() would stop every other
@@ -205,15 +223,16 @@ static void blocked_reader_does_not_stop_others(bool annotate)
 
 	fibers(1);
 	cr_assert_eq(pipe(b.fd), 0);
-	cr_assert_eq(chan_go(reader, &b), 0);
+	cr_assert_eq(go_counted(reader, &b), 0);
 	usleep(20000); /* let it block (not needed for correctness) */
-	cr_assert_eq(chan_go(ticker, &b), 0);
+	cr_assert_eq(go_counted(ticker, &b), 0);
 	for (long i = 0; i < 100; i++) {
 		cr_assert_eq(chan_recv_timeout(b.ticks, &v, 10 * 1000000000LL), 0, "tick %ld", i);
 		cr_assert_eq(v, i);
 	}
 	cr_assert_eq(write(b.fd[1], "x", 1), 1);
 	EXPECT_REPORTED();
+	chan_wg_wait(&running);
 	chan_release(b.ticks);
 }
 
@@ -233,6 +252,7 @@ static void spinner(void *arg)
 
 	while (!atomic_load_explicit(&b->stop, memory_order_acquire))
 		chan__cpu_relax();
+	chan_wg_done(&running);
 }
 
 Test(sched, cpu_bound_goroutine_does_not_starve_others, .timeout = 60)
@@ -241,11 +261,12 @@ Test(sched, cpu_bound_goroutine_does_not_starve_others, .timeout = 60)
 	long v;
 
 	fibers(1);
-	cr_assert_eq(chan_go(spinner, &b), 0);
-	cr_assert_eq(chan_go(ticker, &b), 0);
+	cr_assert_eq(go_counted(spinner, &b), 0);
+	cr_assert_eq(go_counted(ticker, &b), 0);
 	for (long i = 0; i < 100; i++)
 		cr_assert_eq(chan_recv_timeout(b.ticks, &v, 10 * 1000000000LL), 0, "tick %ld", i);
 	atomic_store_explicit(&b.stop, 1, memory_order_release);
+	chan_wg_wait(&running);
 	chan_release(b.ticks);
 }
 
@@ -305,6 +326,7 @@ static void woken_before_deadline(void *arg)
 
 	for (int i = 0; i < 2000; i++)
 		EXPECT(chan_recv_timeout(c, &v, 1000000000LL) == 0 && v == i, "recv %d", i);
+	chan_wg_done(&running);
 }
 
 Test(sched, timed_waits_woken_early_leave_no_timer, .timeout = 60)
@@ -313,10 +335,11 @@ Test(sched, timed_waits_woken_early_leave_no_timer, .timeout = 60)
 	chan_wg_t wg = CHAN_WG_INIT;
 
 	fibers(0);
-	cr_assert_eq(chan_go(woken_before_deadline, c), 0);
+	cr_assert_eq(go_counted(woken_before_deadline, c), 0);
 	for (long i = 0; i < 2000; i++)
 		cr_assert_eq(chan_send(c, &i), 0);
 	(void)wg;
+	chan_wg_wait(&running);
 	EXPECT_REPORTED();
 	chan_release(c);
 }
@@ -351,6 +374,7 @@ static void migrate(void *arg)
 		EXPECT(chan_send(mg->pong, &v) == 0, "pong");
 	}
 	EXPECT(f > 1.0, "floating point state");
+	chan_wg_done(&running);
 }
 
 static void *ping_from_threads(void *arg)
@@ -376,13 +400,14 @@ Test(sched, goroutine_that_migrates_keeps_its_values, .timeout = 60)
 
 	fibers(2);
 	for (int k = 0; k < 4; k++) /* keep both workers busy: wakes land anywhere */
-		cr_assert_eq(chan_go(spinner, &done), 0);
-	cr_assert_eq(chan_go(migrate, &mg), 0);
+		cr_assert_eq(go_counted(spinner, &done), 0);
+	cr_assert_eq(go_counted(migrate, &mg), 0);
 	pthread_create(&t, NULL, ping_from_threads, &mg);
 	pthread_join(t, NULL);
 	EXPECT_REPORTED();
 	/* mg.moved counts the migrations; any number is fine, the values
 	 * had to stay intact either way. */
+	chan_wg_wait(&running);
 	chan_release(mg.ping);
 	chan_release(mg.pong);
 }
@@ -436,6 +461,7 @@ static void on_blocking_pool(void *arg)
 
 	usleep(1000);
 	chan_send(c, &v);
+	chan_wg_done(&running);
 }
 
 Test(sched, go_blocking_runs_on_a_thread)
@@ -445,9 +471,11 @@ Test(sched, go_blocking_runs_on_a_thread)
 
 	fibers(0);
 	cr_assert_eq(chan_go_blocking(NULL, NULL), -EINVAL);
+	chan_wg_add(&running, 1);
 	cr_assert_eq(chan_go_blocking(on_blocking_pool, c), 0);
 	cr_assert_eq(chan_recv(c, &v), 0);
 	cr_assert_eq(v, 1);
+	chan_wg_wait(&running);
 	chan_release(c);
 }
 
@@ -457,6 +485,7 @@ static void report_self(void *arg)
 	long v = chan__sched_self() != NULL;
 
 	chan_send(c, &v);
+	chan_wg_done(&running);
 }
 
 Test(sched, modes_and_workers)
@@ -466,15 +495,16 @@ Test(sched, modes_and_workers)
 
 	cr_assert_eq(chan_go_configure(&(chan_go_opts_t){ .mode = 3 }), -EINVAL);
 	cr_assert_eq(chan_go_configure(&(chan_go_opts_t){ .mode = CHAN_GO_THREADS }), 0);
-	cr_assert_eq(chan_go(report_self, c), 0);
+	cr_assert_eq(go_counted(report_self, c), 0);
 	cr_assert_eq(chan_recv(c, &v), 0);
 	cr_assert_eq(v, 0, "thread mode ran a goroutine");
 	fibers(3);
-	cr_assert_eq(chan_go(report_self, c), 0);
+	cr_assert_eq(go_counted(report_self, c), 0);
 	cr_assert_eq(chan_recv(c, &v), 0);
 	cr_assert_eq(v, 1, "fiber mode ran a thread");
 	cr_assert_eq(chan_go_configure(&(chan_go_opts_t){ .workers = 3 }), 0);
 	cr_assert_eq(chan_go_configure(&(chan_go_opts_t){ .workers = 4 }), -EBUSY);
+	chan_wg_wait(&running);
 	chan_release(c);
 }
 
@@ -491,8 +521,9 @@ Test(sched, start_failure_is_reported)
 		chan_t *c = chan_new(sizeof(long), 0);
 		long v;
 
-		cr_assert_eq(chan_go(report_self, c), 0);
+		cr_assert_eq(go_counted(report_self, c), 0);
 		cr_assert_eq(chan_recv(c, &v), 0);
+		chan_wg_wait(&running);
 		chan_release(c);
 	}
 }
