@@ -7,7 +7,8 @@ set -euo pipefail
 
 profile=${1:-test}
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang 14.
-pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcriterion-dev liburcu-dev libck-dev spin)
+# libnng-dev: NNG, for libchan_net (net/, CMake option CHAN_NET) and its tests.
+pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcriterion-dev liburcu-dev libck-dev spin libnng-dev)
 if [ "$profile" = bench ]; then
 	pkgs+=(g++ golang-go cargo rustc librust-crossbeam-channel-dev librust-tokio-dev
 	       libconcurrentqueue-dev gnuplot-nox hyperfine linux-perf valgrind
