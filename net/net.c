@@ -77,6 +77,7 @@ struct sender {
 	struct endpoint ep;
 	chan_t *in; /* referenced */
 	size_t window;
+	unsigned receivers; /* EOS acks wanted at least */
 	uint64_t seq;
 	/* Connected pipes, from NNG's pipe callbacks (its threads). Relaxed:
 	 * a count, read only to decide whether every receiver had our EOS; no
@@ -305,13 +306,15 @@ static void sender_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 				  memory_order_relaxed);
 }
 
-static void remember_eos(struct sender *s, uint64_t rid)
+/* Count @rid's EOS ack; false if it had acked before. */
+static bool remember_eos(struct sender *s, uint64_t rid)
 {
 	for (size_t i = 0; i < s->n_eos_ids; i++)
 		if (s->eos_ids[i] == rid)
-			return;
+			return false;
 	if (s->n_eos_ids < NET_EOS_IDS)
 		s->eos_ids[s->n_eos_ids++] = rid;
+	return true;
 }
 
 /*
@@ -346,7 +349,7 @@ static int exchange(struct sender *s, unsigned type, size_t n)
 			/* The pipe it went on dropped: send it again (N2 makes a
 			 * duplicate harmless). */
 			COUNT(ep, resent, 1);
-			if (type == CHAN__NET_EOS && s->n_eos_ids > 0 &&
+			if (type == CHAN__NET_EOS && s->n_eos_ids >= s->receivers &&
 			    /* Relaxed: see struct sender. */
 			    atomic_load_explicit(&s->pipes, memory_order_relaxed) <= 0)
 				return 0;
@@ -377,14 +380,18 @@ static int exchange(struct sender *s, unsigned type, size_t n)
 				p != CHAN__NET_OK ? why : "not the ACK of this frame");
 			continue;
 		}
-		if (type == CHAN__NET_EOS)
-			remember_eos(s, h.id);
+		if (type == CHAN__NET_EOS && !remember_eos(s, h.id))
+			/* A receiver that had it (NNG's choice of pipe) while we
+			 * wait for others: ask again after a breath, not in a
+			 * tight loop. */
+			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 		return 0;
 	}
 }
 
-/* EOS to every connected receiver: until as many distinct ones acked it as
- * there are pipes (a receiver that had it acks again during its linger). */
+/* EOS to every connected receiver, and to at least s->receivers: until as
+ * many distinct ones acked it as there are pipes (a receiver that had it
+ * acks again during its linger) and as were asked for. */
 static int send_eos(struct sender *s)
 {
 	for (;;) {
@@ -393,8 +400,10 @@ static int send_eos(struct sender *s)
 		if (r != 0)
 			return r;
 		/* Relaxed: see struct sender. */
-		if ((int)s->n_eos_ids >= atomic_load_explicit(&s->pipes, memory_order_relaxed) ||
-		    s->n_eos_ids == NET_EOS_IDS)
+		int pipes = atomic_load_explicit(&s->pipes, memory_order_relaxed);
+
+		if (s->n_eos_ids == NET_EOS_IDS ||
+		    (s->n_eos_ids >= s->receivers && (int)s->n_eos_ids >= pipes))
 			return 0;
 	}
 }
@@ -497,6 +506,9 @@ int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url, const chan_ne
 		return -ENOMEM;
 	endpoint_setup(&s->ep, o, "send", esz);
 	s->window = window;
+	s->receivers = o->receivers ? o->receivers : 1;
+	if (s->receivers > NET_EOS_IDS)
+		s->receivers = NET_EOS_IDS;
 	s->on_lost = o->on_lost;
 	s->lost_arg = o->lost_arg;
 	atomic_init(&s->pipes, 0);

@@ -69,8 +69,8 @@
  * their length; the bridge keeps working.
  *
  * Close: when the input is closed and drained, the sender sends an
- * end-of-stream (EOS) to every receiver connected (until each acked it),
- * then its task ends. A receiver closes its channel once it has the EOS of
+ * end-of-stream (EOS) to every receiver connected, and to at least
+ * opts.receivers of them, until each acked it; then its task ends. A receiver closes its channel once it has the EOS of
  * opts.senders distinct senders: its consumers get the buffered values,
  * then -EPIPE. It keeps its socket open for opts.linger_ns more to repeat
  * acks that were lost, then ends.
@@ -155,6 +155,11 @@ typedef struct chan_net_stats {
  *             @max_frame.
  * @senders:   chan_net_recv_from(): end-of-streams of distinct senders that
  *             close the output; 0 = 1.
+ * @receivers: chan_net_send_to(): the end-of-stream is done once this many
+ *             distinct receivers acked it, and every receiver connected by
+ *             then; 0 = 1. (A receiver that connects after the sender ended
+ *             gets nothing: set this to the number of receivers when some
+ *             may connect late.)
  * @max_frame: largest frame in bytes, header included (the receiver refuses
  *             larger ones); 0 = 16 MiB; at least 32 + elem_size.
  * @linger_ns: chan_net_recv_from(): how long the socket stays open after the
@@ -176,6 +181,7 @@ typedef struct chan_net_opts {
 	unsigned flags;
 	size_t window;
 	unsigned senders;
+	unsigned receivers;
 	size_t max_frame;
 	int64_t linger_ns;
 	void (*on_lost)(void *elem, void *arg);

@@ -42,9 +42,11 @@
 static char *ipc_url(const char *tag)
 {
 	static int k;
-	char *u = malloc(128);
+	static char urls[8][128]; /* a test uses a few; no free needed */
+	static int next_url;
+	char *u = urls[next_url++ % 8];
 
-	snprintf(u, 128, "ipc:///tmp/chan_net_test_%d_%s_%d.ipc", (int)getpid(), tag, k++);
+	snprintf(u, sizeof(urls[0]), "ipc:///tmp/chan_net_test_%d_%s_%d.ipc", (int)getpid(), tag, k++);
 	return u;
 }
 
@@ -54,13 +56,15 @@ static char *tcp_url(void)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	char *u = malloc(64);
+	static char urls[4][64];
+	static int next_url;
+	char *u = urls[next_url++ % 4];
 
 	cr_assert(fd >= 0);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
 	close(fd);
-	snprintf(u, 64, "tcp://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+	snprintf(u, sizeof(urls[0]), "tcp://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
 	return u;
 }
 
@@ -198,7 +202,9 @@ static void two_receivers(const char *url)
 	bool any[2] = {false, false};
 
 	/* A small window: many frames, so that both receivers get turns. */
-	cr_assert_eq(chan_net_send_to(g, in, url, &(chan_net_opts_t){.window = 64}), 0);
+	cr_assert_eq(chan_net_send_to(g, in, url,
+				      &(chan_net_opts_t){.window = 64, .receivers = 2}),
+		     0);
 	chan_release(in);
 	chan_t *outs[2] = {receiver(g, url, 64, rc), receiver(g, url, 64, rc)};
 	chan_case_t cs[2] = {{.chan = outs[0], .op = CHAN_OP_RECV},
