@@ -693,3 +693,77 @@ Test(net, window_lost_on_cancel, .timeout = 60)
 	chan_group_destroy(g);
 	chan_net_counters_destroy(sc);
 }
+
+/* ---- malformed replies: the sender counts them and asks again ---- */
+
+/* Receive one frame on the raw REP socket @rep; check its type. */
+static struct chan__net_hdr rep_expect(nng_socket rep, unsigned type)
+{
+	struct chan__net_hdr h;
+	const char *why;
+	nng_msg *m;
+
+	cr_assert_eq(nng_recvmsg(rep, &m, 0), 0);
+	cr_assert_eq(chan__net_hdr_get(nng_msg_body(m), nng_msg_len(m), &h, &why), CHAN__NET_OK,
+		     "%s", why);
+	nng_msg_free(m);
+	cr_assert_eq(h.type, type, "got %s", chan__net_type_name(h.type));
+	return h;
+}
+
+static void rep_ack(nng_socket rep, uint64_t seq, size_t len)
+{
+	unsigned char b[CHAN__NET_HDR];
+
+	chan__net_hdr_put(b, &(struct chan__net_hdr){.version = CHAN_NET_VERSION,
+						     .type = CHAN__NET_ACK,
+						     .elem_size = 8,
+						     .id = 7,
+						     .seq = seq});
+	raw_send(rep, b, len);
+}
+
+Test(net, malformed_replies_counted, .timeout = 60)
+{
+	const char *url = ipc_url("badreply");
+	chan_net_counters_t *sc = chan_net_counters_new();
+	chan_group_t *g = chan_group_new(chan_ctx_background());
+	chan_t *in = chan_new(sizeof(uint64_t), 16);
+	nng_socket rep;
+	struct chan__net_hdr h;
+
+	cr_assert_eq(nng_rep0_open(&rep), 0);
+	cr_assert_eq(nng_socket_set_ms(rep, NNG_OPT_RECVTIMEO, 30000), 0);
+	cr_assert_eq(nng_listen(rep, url, NULL, 0), 0);
+	for (uint64_t v = 0; v < 3; v++)
+		cr_assert_eq(chan_send(in, &v), 0);
+	chan_close(in);
+	cr_assert_eq(chan_net_send_to(g, in, url,
+				      &(chan_net_opts_t){.flags = CHAN_NET_DIAL,
+							 .counters = sc,
+							 .log = log_capture}),
+		     0);
+	h = rep_expect(rep, CHAN__NET_HELLO);
+	raw_send(rep, "garbage!", 8); /* not a frame */
+	h = rep_expect(rep, CHAN__NET_HELLO);
+	rep_ack(rep, h.seq, CHAN__NET_HDR);
+	h = rep_expect(rep, CHAN__NET_DATA);
+	cr_assert_eq(h.payload_len, 3 * 8);
+	rep_ack(rep, h.seq + 3, CHAN__NET_HDR - 1); /* truncated */
+	h = rep_expect(rep, CHAN__NET_DATA);
+	rep_ack(rep, h.seq + 2, CHAN__NET_HDR); /* acks the wrong sequence */
+	h = rep_expect(rep, CHAN__NET_DATA);
+	cr_assert_eq(h.seq, 0, "the same frame again");
+	rep_ack(rep, h.seq + 3, CHAN__NET_HDR);
+	h = rep_expect(rep, CHAN__NET_EOS);
+	cr_assert_eq(h.seq, 3);
+	rep_ack(rep, h.seq, CHAN__NET_HDR);
+	cr_assert_eq(chan_group_wait(g), 0);
+	cr_assert_eq(stats(sc).malformed, 3);
+	cr_assert_eq(stats(sc).acked, 3);
+	cr_assert_eq(stats(sc).lost, 0);
+	nng_close(rep);
+	chan_release(in);
+	chan_group_destroy(g);
+	chan_net_counters_destroy(sc);
+}
