@@ -30,5 +30,25 @@ if [ "$api" != "$so" ]; then
 	diff <(echo "$api") <(echo "$so") || true
 	fail=1
 fi
+# libchan_net (built when NNG was found): the same three-way check against
+# the CHAN_NET_API functions of include/chan/net.h and net/chan_net.map.
+if [ -f "$build/net/libchan_net.so" ]; then
+	napi=$(grep -ho '^CHAN_NET_API [^(]*(' include/chan/net.h | sed -E 's/\($//; s/.*[ *]//' | sort -u)
+	nmap=$(sed -n 's/^[[:space:]]*\(chan_[a-z0-9_]*\);$/\1/p' net/chan_net.map | sort -u)
+	nso=$(nm -D --defined-only "$build/net/libchan_net.so" | awk '$2 != "A" {print $3}' | sed 's/@.*//' | sort -u)
+	nbad_a=$(nm -g --defined-only "$build/net/libchan_net.a" | awk 'NF == 3 {print $3}' | grep -v '^chan_' || true)
+	if [ -n "$nbad_a" ]; then
+		echo "check_symbols: libchan_net.a defines global symbols without the chan_ prefix:"
+		echo "$nbad_a"
+		fail=1
+	fi
+	if [ "$napi" != "$nmap" ] || [ "$napi" != "$nso" ]; then
+		echo "check_symbols: libchan_net: net.h, chan_net.map and the .so differ:"
+		diff <(echo "$napi") <(echo "$nmap") || true
+		diff <(echo "$napi") <(echo "$nso") || true
+		fail=1
+	fi
+	[ $fail -eq 0 ] && echo "check_symbols: libchan_net ok ($(echo "$napi" | wc -l) public functions)"
+fi
 [ $fail -eq 0 ] && echo "check_symbols: ok ($(echo "$api" | wc -l) public functions; libchan.a has only chan_ symbols)"
 exit $fail

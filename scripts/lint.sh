@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 dirs=(ring core include)
 [ -d patterns ] && dirs+=(patterns)
+[ -d net ] && dirs+=(net)
 bad=$(grep -rnE '__atomic_|__sync_|\bvolatile\b|\basm\b|__asm__|atomic_thread_fence|atomic_signal_fence' \
 	--include='*.c' --include='*.h' "${dirs[@]}" |
 	grep -vE '^[^:]+:[0-9]+:\s*(\*|/\*|//)' || true)

@@ -1,0 +1,794 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * net/net.c - chan_net_send_to() / chan_net_recv_from(): a channel bridged
+ * over NNG req/rep (chan/net.h says why req/rep, frame_pvt.h the wire).
+ *
+ * Sender (one task, the REQ socket's only user; NNG's timed resend off):
+ *   HELLO; then rounds of: take 1..window values from the input (wait for
+ *   one, burst the rest), send them as one DATA frame numbered seq, wait for
+ *   its ACK (seq + n), seq += n. A connection reset sends the same frame
+ *   again. Input closed and drained: EOS until every connected receiver
+ *   acked one.
+ * Receiver (one task, the REP socket's only user): per sender id, `next`,
+ *   the sequence after the last value delivered. A DATA frame [seq, seq+n)
+ *   delivers only its values >= next (the rest are duplicates), blocking on
+ *   the output; then next = max(next, seq + n) and the ACK goes back.
+ * Invariants:
+ *  - N1 (window): the sender holds at most one unacked frame of <= window
+ *    values and reads nothing from its input meanwhile.
+ *  - N2 (at most once per receiver): a receiver delivers a value only if
+ *    its sequence is >= next of its sender, and next only grows; a sender
+ *    numbers its values in input order and never reuses a number, and with
+ *    N1 the frames reach any receiver in sequence order, so a receiver
+ *    never skips a value it was sent first and gets later.
+ *  - N3 (nothing acked lost): an ACK is sent only after every value of the
+ *    frame is in the output channel (or was already delivered).
+ *  - N4 (bounded reads): a frame is parsed within its length only
+ *    (frame.c); DATA's payload must be a whole number of values.
+ * Cancellation: a chan_ctx_after_func() on the group's context closes the
+ * socket, which fails the blocked NNG call with NNG_ECLOSED; the task joins
+ * that callback (a wait group) before it frees what the callback uses.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include <chan/chan.h>
+#include <chan/net.h>
+
+#include "frame_pvt.h"
+
+#define NET_DEFAULT_WINDOW    1024
+#define NET_DEFAULT_MAX_FRAME ((size_t)16 << 20)
+#define NET_DEFAULT_LINGER_NS INT64_C(100000000)
+#define NET_MAX_PEERS	      4096 /* receiver: senders remembered for dedup */
+#define NET_EOS_IDS	      64   /* sender: receivers that acked our EOS */
+
+struct chan_net_counters {
+	/* Statistics only: every access is relaxed, nothing is published through
+	 * them, and a snapshot makes no promise across fields. */
+	_Atomic uint64_t delivered, duplicates, acked, resent, lost, malformed, refused, eos;
+};
+
+/* What both sides share: the socket, its closer, counters and log. */
+struct endpoint {
+	nng_socket sock;
+	chan_wg_t closer; /* 1 until close_on_cancel() returned */
+	chan_net_counters_t *cnt;
+	void (*log)(void *arg, const char *msg);
+	void *log_arg;
+	const char *side; /* "send" / "recv", for logs */
+	size_t esz;
+	uint64_t id;
+};
+
+struct sender {
+	struct endpoint ep;
+	chan_t *in; /* referenced */
+	size_t window;
+	unsigned receivers; /* EOS acks wanted at least */
+	uint64_t seq;
+	/* Connected pipes, from NNG's pipe callbacks (its threads). Relaxed:
+	 * a count, read only to decide whether every receiver had our EOS; no
+	 * data is published through it. */
+	atomic_int pipes;
+	void (*on_lost)(void *elem, void *arg);
+	void *lost_arg;
+	uint64_t eos_ids[NET_EOS_IDS];
+	size_t n_eos_ids;
+	unsigned char frame[]; /* header + window * esz */
+};
+
+struct peer {
+	uint64_t id, next;
+	bool eos;
+};
+
+struct receiver {
+	struct endpoint ep;
+	chan_t *out; /* referenced; we are its only sender, and close it */
+	unsigned senders, eos_seen;
+	int64_t linger_ns;
+	struct peer *peers;
+	size_t n_peers, cap_peers, evict;
+};
+
+/* ---- small helpers ---- */
+
+#define COUNT(ep, field, n)                                                                        \
+	do {                                                                                       \
+		if ((ep)->cnt)                                                                     \
+			/* Relaxed: a statistic (see struct chan_net_counters). */                 \
+			atomic_fetch_add_explicit(&(ep)->cnt->field, (n), memory_order_relaxed);   \
+	} while (0)
+
+static void net_log(const struct endpoint *ep, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	int k;
+
+	if (!ep->log)
+		return;
+	k = snprintf(msg, sizeof(msg), "chan_net %s: ", ep->side);
+	va_start(ap, fmt);
+	vsnprintf(msg + k, sizeof(msg) - (size_t)k, fmt, ap);
+	va_end(ap);
+	ep->log(ep->log_arg, msg);
+}
+
+/* An NNG error as a negative errno. */
+static int nng_to_errno(int rv)
+{
+	if (rv & NNG_ESYSERR)
+		return -(rv & ~NNG_ESYSERR);
+	switch (rv) {
+	case 0:
+		return 0;
+	case NNG_ENOMEM:
+		return -ENOMEM;
+	case NNG_EINVAL:
+	case NNG_EADDRINVAL:
+	case NNG_ENOTSUP:
+	case NNG_ENOENT:
+		return -EINVAL;
+	case NNG_EADDRINUSE:
+		return -EADDRINUSE;
+	case NNG_ECLOSED:
+		return -ECANCELED;
+	case NNG_ETIMEDOUT:
+		return -ETIMEDOUT;
+	case NNG_ECONNREFUSED:
+		return -ECONNREFUSED;
+	case NNG_ECONNRESET:
+		return -ECONNRESET;
+	case NNG_EPERM:
+		return -EPERM;
+	case NNG_EPROTO:
+		return -EPROTO;
+	case NNG_EAGAIN:
+		return -EAGAIN;
+	default:
+		return -EIO;
+	}
+}
+
+/* A random 64-bit id (never 0), for sender and receiver identities. */
+static uint64_t random_id(void)
+{
+	uint64_t id = 0;
+
+	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id) || id == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		id = (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)ts.tv_sec ^
+		     (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&id;
+		id |= 1;
+	}
+	return id;
+}
+
+static const chan_net_opts_t *opts_or_default(const chan_net_opts_t *o)
+{
+	static const chan_net_opts_t defaults;
+
+	return o ? o : &defaults;
+}
+
+static size_t max_frame_of(const chan_net_opts_t *o)
+{
+	return o->max_frame ? o->max_frame : NET_DEFAULT_MAX_FRAME;
+}
+
+/* ---- cancellation: close the socket when the group's ctx is done ---- */
+
+static void close_on_cancel(void *arg)
+{
+	struct endpoint *ep = arg;
+
+	nng_close(ep->sock); /* fails the task's blocked NNG call: NNG_ECLOSED */
+	chan_wg_done(&ep->closer);
+}
+
+/* Register close_on_cancel(); NULL (and errno) if it could not be. */
+static chan_ctx_after_t *watch_cancel(struct endpoint *ep, chan_ctx_t *ctx)
+{
+	chan_wg_init(&ep->closer);
+	chan_wg_add(&ep->closer, 1);
+	return chan_ctx_after_func(ctx, close_on_cancel, ep);
+}
+
+/* Close the socket exactly once: by the callback, or here if it never runs. */
+static void endpoint_close(struct endpoint *ep, chan_ctx_after_t *h)
+{
+	if (h && !chan_ctx_stop_after(h)) {
+		chan_wg_wait(&ep->closer); /* it started: it closes, we join it */
+		return;
+	}
+	nng_close(ep->sock);
+}
+
+/*
+ * Open @ep->sock (REQ or REP), apply the options and listen on or dial
+ * @url. Return 0 or a negative errno (the socket closed again).
+ */
+static int endpoint_open(struct endpoint *ep, bool req, bool listen, const char *url,
+			 size_t max_frame)
+{
+	int rv = req ? nng_req0_open(&ep->sock) : nng_rep0_open(&ep->sock);
+
+	if (rv != 0)
+		return nng_to_errno(rv);
+	if (req)
+		/* No timed resend: we resend on a reset ourselves, and wait for a
+		 * stopped receiver rather than bypass it (chan/net.h). */
+		rv = nng_socket_set_ms(ep->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	if (rv == 0)
+		rv = nng_socket_set_size(ep->sock, NNG_OPT_RECVMAXSZ, req ? 4096 : max_frame);
+	if (rv == 0)
+		rv = nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMINT, 10);
+	if (rv == 0)
+		rv = nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMAXT, 500);
+	if (rv == 0)
+		rv = listen ? nng_listen(ep->sock, url, NULL, 0)
+			    : nng_dial(ep->sock, url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_close(ep->sock);
+		return nng_to_errno(rv);
+	}
+	return 0;
+}
+
+/* Send @len bytes of @buf as one message. 0, or the NNG error. */
+static int send_bytes(nng_socket s, const void *buf, size_t len)
+{
+	nng_msg *m;
+	int rv = nng_msg_alloc(&m, len);
+
+	if (rv != 0)
+		return rv;
+	memcpy(nng_msg_body(m), buf, len);
+	rv = nng_sendmsg(s, m, 0);
+	if (rv != 0)
+		nng_msg_free(m);
+	return rv;
+}
+
+/* Reply with a header-only frame of @type. */
+static void reply(struct endpoint *ep, unsigned type, unsigned reason, uint64_t seq)
+{
+	unsigned char b[CHAN__NET_HDR];
+
+	chan__net_hdr_put(b, &(struct chan__net_hdr){.version = CHAN_NET_VERSION,
+						     .type = (uint8_t)type,
+						     .reason = (uint16_t)reason,
+						     .elem_size = (uint32_t)ep->esz,
+						     .id = ep->id,
+						     .seq = seq});
+	send_bytes(ep->sock, b, sizeof(b)); /* a lost reply is a resend later */
+}
+
+static const char *reason_name(unsigned r)
+{
+	switch (r) {
+	case CHAN__NET_R_VERSION:
+		return "protocol version mismatch";
+	case CHAN__NET_R_ELEM_SIZE:
+		return "elem_size mismatch";
+	case CHAN__NET_R_MALFORMED:
+		return "frame malformed";
+	default:
+		return "unknown reason";
+	}
+}
+
+/* ---- sender ---- */
+
+static void sender_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct sender *s = arg;
+
+	(void)p;
+	/* Relaxed: a count only (struct sender). */
+	atomic_fetch_add_explicit(&s->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1,
+				  memory_order_relaxed);
+}
+
+/* Count @rid's EOS ack; false if it had acked before. */
+static bool remember_eos(struct sender *s, uint64_t rid)
+{
+	for (size_t i = 0; i < s->n_eos_ids; i++)
+		if (s->eos_ids[i] == rid)
+			return false;
+	if (s->n_eos_ids < NET_EOS_IDS)
+		s->eos_ids[s->n_eos_ids++] = rid;
+	return true;
+}
+
+/*
+ * One exchange: send the frame of @type with @n values (already in
+ * s->frame's payload) numbered from s->seq, until its ACK comes.
+ * @eos: on a connection reset with no receiver connected and our EOS acked
+ *       by one already, stop (0): the others went away.
+ * Return: 0 (acked), -ECANCELED (socket closed: the group was canceled),
+ * -EPROTO (refused; logged and counted), or another negative errno.
+ */
+static int exchange(struct sender *s, unsigned type, size_t n)
+{
+	struct endpoint *ep = &s->ep;
+	size_t len = CHAN__NET_HDR + n * ep->esz;
+	uint64_t want = s->seq + n;
+
+	chan__net_hdr_put(s->frame, &(struct chan__net_hdr){.version = CHAN_NET_VERSION,
+							    .type = (uint8_t)type,
+							    .elem_size = (uint32_t)ep->esz,
+							    .payload_len = (uint32_t)(n * ep->esz),
+							    .id = ep->id,
+							    .seq = s->seq});
+	for (;;) {
+		struct chan__net_hdr h;
+		const char *why;
+		nng_msg *m;
+		int rv = send_bytes(ep->sock, s->frame, len);
+
+		if (rv == 0)
+			rv = nng_recvmsg(ep->sock, &m, 0);
+		if (rv == NNG_ECONNRESET) {
+			/* The pipe it went on dropped: send it again (N2 makes a
+			 * duplicate harmless). */
+			COUNT(ep, resent, 1);
+			if (type == CHAN__NET_EOS && s->n_eos_ids >= s->receivers &&
+			    /* Relaxed: see struct sender. */
+			    atomic_load_explicit(&s->pipes, memory_order_relaxed) <= 0)
+				return 0;
+			continue;
+		}
+		if (rv != 0)
+			return nng_to_errno(rv);
+		enum chan__net_parse p = chan__net_hdr_get(nng_msg_body(m), nng_msg_len(m), &h, &why);
+
+		nng_msg_free(m);
+		if (p == CHAN__NET_OK && h.type == CHAN__NET_REFUSE) {
+			COUNT(ep, refused, 1);
+			net_log(ep, "refused by receiver %016llx: %s (elem_size %zu here, %u there)",
+				(unsigned long long)h.id, reason_name(h.reason), ep->esz,
+				(unsigned)h.elem_size);
+			return -EPROTO;
+		}
+		if (p == CHAN__NET_BAD_VERSION) {
+			COUNT(ep, refused, 1);
+			net_log(ep, "receiver speaks protocol version %u, we speak %u",
+				(unsigned)h.version, CHAN_NET_VERSION);
+			return -EPROTO;
+		}
+		if (p != CHAN__NET_OK || h.type != CHAN__NET_ACK || h.seq != want) {
+			/* Not an answer to this frame: count it, ask again. */
+			COUNT(ep, malformed, 1);
+			net_log(ep, "bad reply to %s: %s", chan__net_type_name(type),
+				p != CHAN__NET_OK ? why : "not the ACK of this frame");
+			continue;
+		}
+		if (type == CHAN__NET_EOS && !remember_eos(s, h.id))
+			/* A receiver that had it (NNG's choice of pipe) while we
+			 * wait for others: ask again after a breath, not in a
+			 * tight loop. */
+			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+		return 0;
+	}
+}
+
+/* EOS to every connected receiver, and to at least s->receivers: until as
+ * many distinct ones acked it as there are pipes (a receiver that had it
+ * acks again during its linger) and as were asked for. */
+static int send_eos(struct sender *s)
+{
+	for (;;) {
+		int r = exchange(s, CHAN__NET_EOS, 0);
+
+		if (r != 0)
+			return r;
+		/* Relaxed: see struct sender. */
+		int pipes = atomic_load_explicit(&s->pipes, memory_order_relaxed);
+
+		if (s->n_eos_ids == NET_EOS_IDS ||
+		    (s->n_eos_ids >= s->receivers && (int)s->n_eos_ids >= pipes))
+			return 0;
+	}
+}
+
+static int sender_main(chan_ctx_t *ctx, void *arg)
+{
+	struct sender *s = arg;
+	struct endpoint *ep = &s->ep;
+	unsigned char *vals = s->frame + CHAN__NET_HDR;
+	chan_ctx_after_t *h = watch_cancel(ep, ctx);
+	size_t n = 0;
+	int err = h ? exchange(s, CHAN__NET_HELLO, 0) : -ENOMEM;
+
+	while (err == 0) {
+		err = chan_recv_ctx(s->in, vals, ctx);
+		if (err == -EPIPE) {
+			err = send_eos(s);
+			break;
+		}
+		if (err != 0)
+			break; /* canceled */
+		n = 1 + chan_try_recv_burst(s->in, vals + ep->esz, s->window - 1);
+		err = exchange(s, CHAN__NET_DATA, n); /* N1 */
+		if (err != 0)
+			break;
+		COUNT(ep, acked, n);
+		s->seq += n;
+		n = 0;
+	}
+	endpoint_close(ep, h);
+	if (n > 0) {
+		/* The window when we stopped: maybe delivered, never acked. */
+		COUNT(ep, lost, n);
+		if (s->on_lost)
+			for (size_t i = 0; i < n; i++)
+				s->on_lost(vals + i * ep->esz, s->lost_arg);
+	}
+	chan_release(s->in);
+	free(s);
+	if (err == -ECANCELED || (err != 0 && chan_ctx_err(ctx) != 0))
+		return 0; /* a bridge never reports cancellation */
+	return err;
+}
+
+/* Checks shared by both constructors; 0 or -EINVAL. */
+static int check_common(chan_group_t *g, const char *url, const chan_net_opts_t *o,
+			size_t esz)
+{
+	if (!g || !url || esz == 0 || esz > UINT32_MAX)
+		return -EINVAL;
+	if ((o->flags & CHAN_NET_LISTEN) && (o->flags & CHAN_NET_DIAL))
+		return -EINVAL;
+	if (o->flags & ~(unsigned)(CHAN_NET_LISTEN | CHAN_NET_DIAL))
+		return -EINVAL;
+	if (max_frame_of(o) < CHAN__NET_HDR + esz || max_frame_of(o) > UINT32_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+static int canceled(chan_group_t *g)
+{
+	return chan_ctx_err(chan_group_ctx(g)) != 0 ? -ECANCELED : 0;
+}
+
+static void endpoint_setup(struct endpoint *ep, const chan_net_opts_t *o, const char *side,
+			   size_t esz)
+{
+	ep->cnt = o->counters;
+	ep->log = o->log;
+	ep->log_arg = o->log_arg;
+	ep->side = side;
+	ep->esz = esz;
+	ep->id = random_id();
+}
+
+int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url, const chan_net_opts_t *o)
+{
+	struct sender *s;
+	size_t esz, window, max;
+	int r;
+
+	o = opts_or_default(o);
+	esz = in ? chan_elem_size(in) : 0;
+	if (!in)
+		return -EINVAL;
+	r = check_common(g, url, o, esz);
+	if (r != 0)
+		return r;
+	r = canceled(g);
+	if (r != 0)
+		return r;
+	window = o->window ? o->window : NET_DEFAULT_WINDOW;
+	max = (max_frame_of(o) - CHAN__NET_HDR) / esz;
+	if (window > max)
+		window = max;
+	if (window > (UINT32_MAX - CHAN__NET_HDR) / esz)
+		window = (UINT32_MAX - CHAN__NET_HDR) / esz;
+	s = calloc(1, sizeof(*s) + CHAN__NET_HDR + window * esz);
+	if (!s)
+		return -ENOMEM;
+	endpoint_setup(&s->ep, o, "send", esz);
+	s->window = window;
+	s->receivers = o->receivers ? o->receivers : 1;
+	if (s->receivers > NET_EOS_IDS)
+		s->receivers = NET_EOS_IDS;
+	s->on_lost = o->on_lost;
+	s->lost_arg = o->lost_arg;
+	atomic_init(&s->pipes, 0);
+	r = endpoint_open(&s->ep, true, !(o->flags & CHAN_NET_DIAL), url, max_frame_of(o));
+	if (r != 0) {
+		free(s);
+		return r;
+	}
+	/* Before any pipe can come: a dial is asynchronous, but a listener may
+	 * already have accepted one; count it as the callbacks run from now. */
+	nng_pipe_notify(s->ep.sock, NNG_PIPE_EV_ADD_POST, sender_pipe_cb, s);
+	nng_pipe_notify(s->ep.sock, NNG_PIPE_EV_REM_POST, sender_pipe_cb, s);
+	s->in = chan_retain(in);
+	r = chan_group_go(g, sender_main, s);
+	if (r != 0) {
+		nng_close(s->ep.sock);
+		chan_release(s->in);
+		free(s);
+	}
+	return r;
+}
+
+/* ---- receiver ---- */
+
+static struct peer *peer_get(struct receiver *rc, uint64_t id)
+{
+	for (size_t i = 0; i < rc->n_peers; i++)
+		if (rc->peers[i].id == id)
+			return &rc->peers[i];
+	if (rc->n_peers == rc->cap_peers && rc->cap_peers < NET_MAX_PEERS) {
+		size_t cap = rc->cap_peers ? 2 * rc->cap_peers : 8;
+		struct peer *p = realloc(rc->peers, cap * sizeof(*p));
+
+		if (p) {
+			rc->peers = p;
+			rc->cap_peers = cap;
+		}
+	}
+	if (rc->n_peers < rc->cap_peers) {
+		rc->peers[rc->n_peers] = (struct peer){.id = id};
+		return &rc->peers[rc->n_peers++];
+	}
+	if (rc->cap_peers == 0)
+		return NULL; /* out of memory */
+	/* Full: forget the oldest-placed sender, round robin (only a flood of
+	 * ids, more than NET_MAX_PEERS live senders, gets here). */
+	struct peer *p = &rc->peers[rc->evict++ % rc->cap_peers];
+
+	if (p->eos && rc->eos_seen > 0)
+		rc->eos_seen--;
+	*p = (struct peer){.id = id};
+	return p;
+}
+
+/* Every one of @n values at @buf into the output; 0 or the first error. */
+static int deliver(chan_t *out, const unsigned char *buf, size_t esz, size_t n, chan_ctx_t *ctx)
+{
+	while (n > 0) {
+		size_t k = chan_try_send_burst(out, buf, n);
+
+		if (k == 0) {
+			int r = chan_send_ctx(out, buf, ctx);
+
+			if (r != 0)
+				return r;
+			k = 1;
+		}
+		buf += k * esz;
+		n -= k;
+	}
+	return 0;
+}
+
+/*
+ * Handle one frame. Return 0 to go on, 1 when the last EOS came, or the
+ * error that stops the task (canceled, output closed, out of memory).
+ * @lingering: after the last EOS: DATA is no longer delivered.
+ */
+static int handle(struct receiver *rc, const unsigned char *b, size_t len, chan_ctx_t *ctx,
+		  bool lingering)
+{
+	struct endpoint *ep = &rc->ep;
+	struct chan__net_hdr h;
+	const char *why;
+	enum chan__net_parse p = chan__net_hdr_get(b, len, &h, &why);
+	struct peer *peer;
+
+	if (p == CHAN__NET_BAD_MAGIC || p == CHAN__NET_MALFORMED) {
+		COUNT(ep, malformed, 1);
+		net_log(ep, "dropped a %zu-byte frame: %s", len, why);
+		if (p == CHAN__NET_MALFORMED) /* ours: tell the peer why */
+			reply(ep, CHAN__NET_REFUSE, CHAN__NET_R_MALFORMED, 0);
+		return 0;
+	}
+	if (p == CHAN__NET_BAD_VERSION) {
+		COUNT(ep, refused, 1);
+		net_log(ep, "refused a peer of protocol version %u (we speak %u)",
+			(unsigned)h.version, CHAN_NET_VERSION);
+		reply(ep, CHAN__NET_REFUSE, CHAN__NET_R_VERSION, 0);
+		return 0;
+	}
+	if (h.type == CHAN__NET_ACK || h.type == CHAN__NET_REFUSE) {
+		COUNT(ep, malformed, 1);
+		net_log(ep, "dropped a %s frame (only a sender gets those)",
+			chan__net_type_name(h.type));
+		return 0;
+	}
+	if (h.elem_size != ep->esz) {
+		COUNT(ep, refused, 1);
+		net_log(ep, "refused sender %016llx: elem_size %u, ours %zu",
+			(unsigned long long)h.id, (unsigned)h.elem_size, ep->esz);
+		reply(ep, CHAN__NET_REFUSE, CHAN__NET_R_ELEM_SIZE, 0);
+		return 0;
+	}
+	if (h.type == CHAN__NET_DATA &&
+	    (h.payload_len == 0 || h.payload_len % ep->esz != 0 ||
+	     h.seq + h.payload_len / ep->esz < h.seq)) {
+		COUNT(ep, malformed, 1);
+		net_log(ep, "dropped a DATA frame: payload of %u bytes for elem_size %zu",
+			(unsigned)h.payload_len, ep->esz);
+		reply(ep, CHAN__NET_REFUSE, CHAN__NET_R_MALFORMED, 0);
+		return 0;
+	}
+	peer = peer_get(rc, h.id);
+	if (!peer)
+		return -ENOMEM;
+	switch (h.type) {
+	case CHAN__NET_HELLO:
+		reply(ep, CHAN__NET_ACK, 0, h.seq);
+		return 0;
+	case CHAN__NET_EOS:
+		if (!peer->eos) {
+			peer->eos = true;
+			rc->eos_seen++;
+			COUNT(ep, eos, 1);
+		}
+		reply(ep, CHAN__NET_ACK, 0, h.seq);
+		return rc->eos_seen >= rc->senders ? 1 : 0;
+	default: /* DATA */
+		break;
+	}
+	size_t n = h.payload_len / ep->esz, skip = 0;
+
+	if (h.seq < peer->next)
+		skip = peer->next - h.seq < n ? (size_t)(peer->next - h.seq) : n;
+	if (skip < n) {
+		if (lingering)
+			return 0; /* no reply: the sender tries another receiver */
+		int r = deliver(rc->out, b + CHAN__NET_HDR + skip * ep->esz, ep->esz, n - skip,
+				ctx);
+
+		if (r != 0)
+			return r; /* canceled (N3: no ack for this frame) */
+		peer->next = h.seq + n; /* N2 */
+		COUNT(ep, delivered, n - skip);
+	}
+	if (skip > 0)
+		COUNT(ep, duplicates, skip);
+	reply(ep, CHAN__NET_ACK, 0, h.seq + n); /* N3 */
+	return 0;
+}
+
+static int receiver_main(chan_ctx_t *ctx, void *arg)
+{
+	struct receiver *rc = arg;
+	struct endpoint *ep = &rc->ep;
+	chan_ctx_after_t *h = watch_cancel(ep, ctx);
+	bool lingering = false;
+	int err = h ? 0 : -ENOMEM;
+
+	while (err == 0) {
+		nng_msg *m;
+		int rv = nng_recvmsg(ep->sock, &m, 0);
+
+		if (rv == NNG_ETIMEDOUT && lingering)
+			break; /* the linger is over */
+		if (rv != 0) {
+			err = nng_to_errno(rv);
+			break;
+		}
+		int r = handle(rc, nng_msg_body(m), nng_msg_len(m), ctx, lingering);
+
+		nng_msg_free(m);
+		if (r == 1 && !lingering) {
+			/* Every sender is done: the consumers may see -EPIPE now;
+			 * the socket stays for the linger, for lost acks. */
+			chan_close(rc->out);
+			lingering = true;
+			if (rc->linger_ns < 0)
+				break;
+			nng_socket_set_ms(ep->sock, NNG_OPT_RECVTIMEO,
+					  (nng_duration)(rc->linger_ns / 1000000));
+		} else if (r < 0) {
+			err = r;
+		}
+	}
+	endpoint_close(ep, h);
+	chan_close(rc->out);
+	chan_release(rc->out);
+	free(rc->peers);
+	free(rc);
+	if (err == -ENOMEM && chan_ctx_err(ctx) == 0)
+		return err;
+	return 0; /* canceled, or our output closed by someone: not an error */
+}
+
+chan_t *chan_net_recv_from(chan_group_t *g, const char *url, const chan_net_opts_t *o)
+{
+	struct receiver *rc;
+	chan_t *out;
+	int r;
+
+	if (!o) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = check_common(g, url, o, o->out.elem_size);
+	if (r == 0)
+		r = canceled(g);
+	if (r != 0) {
+		errno = -r;
+		return NULL;
+	}
+	out = chan_new_opts(&o->out);
+	if (!out)
+		return NULL; /* EINVAL, ENOMEM */
+	rc = calloc(1, sizeof(*rc));
+	if (!rc) {
+		chan_release(out);
+		errno = ENOMEM;
+		return NULL;
+	}
+	endpoint_setup(&rc->ep, o, "recv", o->out.elem_size);
+	rc->senders = o->senders ? o->senders : 1;
+	rc->linger_ns = o->linger_ns ? o->linger_ns : NET_DEFAULT_LINGER_NS;
+	r = endpoint_open(&rc->ep, false, (o->flags & CHAN_NET_LISTEN) != 0, url, max_frame_of(o));
+	if (r == 0) {
+		rc->out = chan_retain(out);
+		r = chan_group_go(g, receiver_main, rc);
+		if (r != 0) {
+			nng_close(rc->ep.sock);
+			chan_release(rc->out);
+		}
+	}
+	if (r != 0) {
+		free(rc);
+		chan_release(out);
+		errno = -r;
+		return NULL;
+	}
+	return out;
+}
+
+/* ---- counters ---- */
+
+chan_net_counters_t *chan_net_counters_new(void)
+{
+	chan_net_counters_t *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		errno = ENOMEM;
+	return c;
+}
+
+void chan_net_counters_read(const chan_net_counters_t *c, chan_net_stats_t *st)
+{
+	/* Relaxed: statistics (struct chan_net_counters). */
+#define READ(f) st->f = atomic_load_explicit(&((chan_net_counters_t *)c)->f, memory_order_relaxed)
+	READ(delivered);
+	READ(duplicates);
+	READ(acked);
+	READ(resent);
+	READ(lost);
+	READ(malformed);
+	READ(refused);
+	READ(eos);
+#undef READ
+}
+
+void chan_net_counters_destroy(chan_net_counters_t *c)
+{
+	free(c);
+}
