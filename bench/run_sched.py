@@ -128,7 +128,7 @@ def main():
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         args.dir = os.path.join(ROOT, "results", stamp + "-sched")
     impls = [i for i in IMPLS if os.access(BIN[i], os.X_OK) or
-             sys.stderr.write("skipping %s: %s not built\n" % (i, BIN[i]))]
+             (sys.stderr.write("skipping %s: %s not built\n" % (i, BIN[i])) and False)]
     if "chan" not in impls:
         return 1
     only = set(b for b in args.only.split(",") if b)
