@@ -13,6 +13,12 @@
  *   impl=chan scenario=<s> cap=<c> threads=<t> msgs=<n> secs=<x> [ns_per_op=<y>]
  * or secs=n/a for a row it cannot run (seq needs room for every message).
  * Messages are word-sized; the receivers check the count and the sum.
+ *
+ * With CHAN_SUITE_GOROUTINES=1 in the environment every worker of a scenario
+ * is a goroutine (chan_go() and a wait group instead of pthread_create() and
+ * pthread_join()), and so is the scenario's main role: main() starts it and
+ * waits, as Go's main is a goroutine. The line then says impl=chan_go.
+ * CHAN_PROCS and CHAN_GO_MODE apply as to any program.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -30,6 +36,66 @@ static int threads;
 static long msgs;
 static size_t cap;
 static int64_t t_start; /* set by each workload once its channels exist */
+static bool goroutines; /* CHAN_SUITE_GOROUTINES=1 */
+
+/*
+ * A crew: the workers of a scenario, threads or goroutines, started with
+ * crew_go() and all waited for by crew_wait().
+ */
+struct crew_g {
+	void *(*fn)(void *);
+	void *arg;
+	chan_wg_t *wg;
+};
+
+struct crew {
+	int n;
+	chan_wg_t wg;
+	pthread_t t[2 * MAX_T];
+	struct crew_g g[2 * MAX_T];
+};
+
+static void crew_trampoline(void *arg)
+{
+	struct crew_g *g = arg;
+
+	g->fn(g->arg);
+	chan_wg_done(g->wg);
+}
+
+static void crew_go(struct crew *c, void *(*fn)(void *), void *arg)
+{
+	int k = c->n++;
+
+	if (!goroutines) {
+		if (pthread_create(&c->t[k], NULL, fn, arg) != 0) {
+			perror("pthread_create");
+			exit(1);
+		}
+		return;
+	}
+	if (k == 0)
+		chan_wg_init(&c->wg);
+	c->g[k].fn = fn;
+	c->g[k].arg = arg;
+	c->g[k].wg = &c->wg;
+	chan_wg_add(&c->wg, 1);
+	if (chan_go(crew_trampoline, &c->g[k]) != 0) {
+		perror("chan_go");
+		exit(1);
+	}
+}
+
+static void crew_wait(struct crew *c)
+{
+	if (goroutines) {
+		if (c->n)
+			chan_wg_wait(&c->wg);
+		return;
+	}
+	for (int k = 0; k < c->n; k++)
+		pthread_join(c->t[k], NULL);
+}
 
 static chan_t *mk(void)
 {
@@ -143,7 +209,7 @@ static void run_threads(int np, int nr, int nch, bool sender_selects, bool burst
 {
 	chan_t *ch[MAX_T];
 	struct job sj[MAX_T], rj[MAX_T];
-	pthread_t st[MAX_T], rt[MAX_T];
+	struct crew crew = { 0 };
 	long per_s = msgs / np, per_r = per_s * np / nr;
 	uint64_t sum = 0;
 
@@ -154,19 +220,16 @@ static void run_threads(int np, int nr, int nch, bool sender_selects, bool burst
 	t_start = chan_now();
 	for (int i = 0; i < nr; i++) {
 		rj[i] = (struct job){ ch, nch, per_r, burst, 0 };
-		pthread_create(&rt[i], NULL, receiver, &rj[i]);
+		crew_go(&crew, receiver, &rj[i]);
 	}
 	for (int i = 0; i < np; i++) {
 		sj[i] = (struct job){ own_channel ? &ch[i] : ch, sender_selects ? nch : 1, per_s,
 				      burst, 0 };
-		pthread_create(&st[i], NULL, sender, &sj[i]);
+		crew_go(&crew, sender, &sj[i]);
 	}
-	for (int i = 0; i < np; i++)
-		pthread_join(st[i], NULL);
-	for (int i = 0; i < nr; i++) {
-		pthread_join(rt[i], NULL);
+	crew_wait(&crew);
+	for (int i = 0; i < nr; i++)
 		sum += rj[i].sum;
-	}
 	check(sum, (uint64_t)np * tri(per_s));
 	for (int k = 0; k < nch; k++)
 		chan_release(ch[k]);
@@ -210,12 +273,12 @@ static void *ponger(void *arg)
 static double run_pingpong(void)
 {
 	struct pong p = { mk(), mk(), msgs / 10 };
-	pthread_t t;
+	struct crew crew = { 0 };
 	uint64_t v;
 	int64_t t0;
 
 	t_start = chan_now();
-	pthread_create(&t, NULL, ponger, &p);
+	crew_go(&crew, ponger, &p);
 	t0 = chan_now();
 	for (long i = 0; i < p.rounds; i++) {
 		v = (uint64_t)i;
@@ -225,7 +288,7 @@ static double run_pingpong(void)
 	}
 	double ns = (double)(chan_now() - t0) / (double)p.rounds;
 
-	pthread_join(t, NULL);
+	crew_wait(&crew);
 	chan_release(p.a);
 	chan_release(p.b);
 	return ns;
@@ -255,45 +318,21 @@ static void *shared_worker(void *arg)
 static double run_select_shared(void)
 {
 	struct shared_sel s = { chan_new(sizeof(uint64_t), 0), msgs / threads };
-	pthread_t t[MAX_T];
+	struct crew crew = { 0 };
 	int64_t t0 = t_start = chan_now();
 
 	for (int i = 0; i < threads; i++)
-		pthread_create(&t[i], NULL, shared_worker, &s);
-	for (int i = 0; i < threads; i++)
-		pthread_join(t[i], NULL);
+		crew_go(&crew, shared_worker, &s);
+	crew_wait(&crew);
 	chan_release(s.shared);
 	return (double)(chan_now() - t0) / (double)s.iters;
 }
 
-int main(int argc, char **argv)
+static double ns = -1; /* the latency rows' ns_per_op */
+
+static void *run_scenario(void *arg)
 {
-	double ns = -1;
-
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s <scenario> <0|1|N|unbounded> <threads> <msgs>\n", argv[0]);
-		return 2;
-	}
-	scenario = argv[1];
-	cap_arg = argv[2];
-	threads = atoi(argv[3]);
-	msgs = atol(argv[4]);
-	if (threads < 1 || threads > MAX_T || msgs < threads * 10L) {
-		fprintf(stderr, "chan_suite: bad threads or msgs\n");
-		return 2;
-	}
-	if (!strcmp(cap_arg, "N"))
-		cap = (size_t)msgs;
-	else if (!strcmp(cap_arg, "unbounded"))
-		cap = CHAN_UNBOUNDED;
-	else
-		cap = strtoul(cap_arg, NULL, 10);
-
-	printf("impl=chan scenario=%s cap=%s threads=%d msgs=%ld ", scenario, cap_arg, threads, msgs);
-	if (!strcmp(scenario, "seq") && cap != CHAN_UNBOUNDED && cap < (size_t)msgs) {
-		printf("secs=n/a\n");
-		return 0;
-	}
+	(void)arg;
 	if (!strcmp(scenario, "seq"))
 		run_seq();
 	else if (!strcmp(scenario, "spsc"))
@@ -316,9 +355,63 @@ int main(int argc, char **argv)
 		ns = run_pingpong();
 	else if (!strcmp(scenario, "select_shared"))
 		ns = run_select_shared();
-	else {
+	return NULL;
+}
+
+static bool known(const char *s)
+{
+	static const char *const names[] = { "seq",	    "spsc",	   "mpsc",
+					     "mpmc",	    "spsc_burst",  "mpsc_burst",
+					     "mpmc_burst",  "select_rx",   "select_both",
+					     "pingpong",    "select_shared" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i]))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("CHAN_SUITE_GOROUTINES");
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s <scenario> <0|1|N|unbounded> <threads> <msgs>\n", argv[0]);
+		return 2;
+	}
+	goroutines = env && !strcmp(env, "1");
+	scenario = argv[1];
+	cap_arg = argv[2];
+	threads = atoi(argv[3]);
+	msgs = atol(argv[4]);
+	if (threads < 1 || threads > MAX_T || msgs < threads * 10L) {
+		fprintf(stderr, "chan_suite: bad threads or msgs\n");
+		return 2;
+	}
+	if (!strcmp(cap_arg, "N"))
+		cap = (size_t)msgs;
+	else if (!strcmp(cap_arg, "unbounded"))
+		cap = CHAN_UNBOUNDED;
+	else
+		cap = strtoul(cap_arg, NULL, 10);
+
+	printf("impl=%s scenario=%s cap=%s threads=%d msgs=%ld ", goroutines ? "chan_go" : "chan",
+	       scenario, cap_arg, threads, msgs);
+	if (!strcmp(scenario, "seq") && cap != CHAN_UNBOUNDED && cap < (size_t)msgs) {
 		printf("secs=n/a\n");
 		return 0;
+	}
+	if (!known(scenario)) {
+		printf("secs=n/a\n");
+		return 0;
+	}
+	if (goroutines) {
+		struct crew crew = { 0 };
+
+		crew_go(&crew, run_scenario, NULL);
+		crew_wait(&crew);
+	} else {
+		run_scenario(NULL);
 	}
 	printf("secs=%.6f", (double)(chan_now() - t_start) / 1e9);
 	if (ns >= 0)

@@ -20,6 +20,9 @@ select_shared (ns of CPU per select: wall time x min(T, CPUs) / selects, so
 that a flat line means no contention, even with more threads than cores).
 The ratio column is chan's value divided by the best peer's (< 1: chan wins),
 taken within each round and then the median over rounds (see round_ratio()).
+chan_go is the same binary as chan with CHAN_SUITE_GOROUTINES=1: every worker of
+the scenario, and its main role, a goroutine on the M:N scheduler (chan runs
+them on pthreads); it gets its own ratio column, against the same peers.
 """
 import argparse
 import datetime
@@ -33,15 +36,16 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IMPLS = ["chan", "go", "crossbeam", "ck_ring", "wfcq", "moodycamel", "mutex"]
-PEERS = IMPLS[1:]
+IMPLS = ["chan", "chan_go", "go", "crossbeam", "ck_ring", "wfcq", "moodycamel", "mutex"]
+OURS = ["chan", "chan_go"]  # the rest are peers: the ratios' denominators
+PEERS = IMPLS[2:]
 CAPS = ["0", "1", "N", "unbounded"]
 SCENARIOS = ["seq", "spsc", "mpsc", "mpmc", "select_rx", "select_both"]
 BURSTS = ["spsc_burst", "mpsc_burst", "mpmc_burst"]
 
 
 def binary(impl):
-    if impl == "chan":
+    if impl in OURS:
         return os.path.join(ROOT, "build/release/bench/chan_suite")
     return os.path.join(ROOT, "build/peers", impl)
 
@@ -58,8 +62,12 @@ def run_once(impl, scenario, cap, threads, msgs, timeout, pin):
     cmd = [binary(impl), scenario.replace("_pinned", ""), cap, str(threads), str(msgs)]
     if pin:
         cmd = ["taskset", "-c", "0"] + cmd
+    env = dict(os.environ)
+    env.pop("CHAN_SUITE_GOROUTINES", None)
+    if impl == "chan_go":
+        env["CHAN_SUITE_GOROUTINES"] = "1"
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return "timeout"
     if out.returncode != 0:
@@ -148,17 +156,17 @@ def fmt(v):
     return "%.4f" % v
 
 
-def round_ratio(runs, label, cap, impls):
-    """Median over rounds of chan / best peer, each ratio taken within one round.
+def round_ratio(runs, label, cap, impls, ours="chan"):
+    """Median over rounds of @ours / best peer, each ratio taken within one round.
 
     The implementations of a row run back to back in every round, so a ratio
     inside a round compares them under the same machine state; on a shared VM
     whose speed drifts for minutes at a time this is steadier than a ratio of
     medians taken from different rounds."""
-    ours = runs.get((label, cap, "chan"), [])
+    mine = runs.get((label, cap, ours), [])
     ratios = []
-    for r, v in enumerate(ours):
-        peers = [runs[(label, cap, i)][r] for i in impls if i != "chan"
+    for r, v in enumerate(mine):
+        peers = [runs[(label, cap, i)][r] for i in impls if i not in OURS
                  and r < len(runs.get((label, cap, i), []))
                  and isinstance(runs[(label, cap, i)][r], float)]
         if isinstance(v, float) and peers:
@@ -167,13 +175,14 @@ def round_ratio(runs, label, cap, impls):
 
 
 def table(results, runs, impls, labels):
-    head = ["scenario", "cap"] + impls + ["chan/best peer"]
+    ours = [i for i in OURS if i in impls]
+    head = ["scenario", "cap"] + impls + ["%s/best peer" % o for o in ours]
     lines = [head]
     for label, cap in labels:
         cells = [results.get((label, cap, i), "-") for i in impls]
-        ratio = round_ratio(runs, label, cap, impls)
+        ratios = [round_ratio(runs, label, cap, impls, o) for o in ours]
         lines.append([label, cap] + [fmt(c) for c in cells] +
-                     ["-" if ratio is None else "%.2f" % ratio])
+                     ["-" if r is None else "%.2f" % r for r in ratios])
     widths = [max(len(str(r[k])) for r in lines) for k in range(len(head))]
     text = []
     for n, r in enumerate(lines):
@@ -241,7 +250,7 @@ def main():
         args.msgs, args.repeats, args.timeout = 200000, 1, 30
     impls = [i for i in args.impls.split(",") if i]
     impls = [i for i in impls if os.access(binary(i), os.X_OK) or
-             sys.stderr.write("skipping %s: %s not built\n" % (i, binary(i)))]
+             (sys.stderr.write("skipping %s: %s not built\n" % (i, binary(i))) and False)]
     args.sweep = [int(t) for t in args.sweep.split(",") if t]
     todo = sweep_rows(args) if args.sweep else rows(args)
     if args.only:
@@ -256,7 +265,7 @@ def main():
         samples = {i: [] for i in impls}
         for _ in range(args.repeats):
             for i in impls:
-                if i != "chan" and scenario.endswith("_burst"):
+                if i not in OURS and scenario.endswith("_burst"):
                     samples[i].append("n/a")
                     continue
                 if samples[i] and isinstance(samples[i][-1], str):
@@ -284,7 +293,8 @@ def main():
     text = table(results, runs, impls, labels)
     header = ("chan benchmark suite, %s\n%s, %d CPUs, Linux %s; msgs=%d threads=%d, median of %d\n"
               "cells: seconds; pingpong: ns per round trip; select_shared: ns per select;\n"
-              "timeout: over the per-run limit; ratio: median over rounds of chan / best peer\n"
+              "timeout: over the per-run limit; ratios: median over rounds of ours / best peer\n"
+              "(chan: pthreads; chan_go: goroutines on the M:N scheduler, main role included)\n"
               % (info["date"], info["cpu"], info["cpus"], info["kernel"], args.msgs,
                  args.threads, args.repeats))
     with open(os.path.join(outdir, "table.txt"), "w") as f:
@@ -299,8 +309,10 @@ def main():
                                                   " ".join(str(x) for x in runs[(label, cap, i)])))
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"machine": info,
-                   "ratios": [{"scenario": label, "cap": cap,
-                               "chan_over_best_peer": round_ratio(runs, label, cap, impls)}
+                   "ratios": [dict({"scenario": label, "cap": cap},
+                                   **{"%s_over_best_peer" % o:
+                                      round_ratio(runs, label, cap, impls, o)
+                                      for o in OURS if o in impls})
                               for (label, cap) in labels],
                    "results": [{"scenario": label, "cap": cap, "threads": threads, "impl": i,
                                 "median": results[(label, cap, i)],

@@ -10,18 +10,22 @@
 # results/latest/pubsub_{table.txt,.csv}, the rate limiter and semaphore
 # benchmarks (chan, x/time/rate, x/sync/semaphore; bench/run_limiter.py) into
 # results/latest/limiter_table.{txt,csv}, and the worker pool against Go's errgroup
-# (bench/run_pool.py) into results/latest/pool_{table.txt,.csv}.
+# (bench/run_pool.py) into results/latest/pool_{table.txt,.csv}, and the M:N
+# scheduler's micro-benchmarks against Go's (bench/run_sched.py) into
+# results/<stamp>-sched/{table.txt,results.json}. The suite's table has a
+# chan_go column: the same workloads with goroutines instead of threads.
 # Arguments go to bench/run_suite.py: --quick (smoke run), --msgs N,
 # --threads T, --repeats R, --only ROWS, --sweep 1,2,4,8,16, --impls LIST;
-# --quick and --repeats also go to run_patterns.py, run_pubsub.py, run_limiter.py and
-# run_pool.py, which are skipped when --only or --sweep picks rows of the suite.
+# --quick and --repeats also go to run_patterns.py, run_pubsub.py, run_limiter.py,
+# run_pool.py and run_sched.py, which are skipped when --only or --sweep picks rows of the
+# suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh bench
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target pipeline_demo core_bench chan_suite \
-	pattern_bench pubsub_bench limiter_bench pool_bench
+	pattern_bench pubsub_bench limiter_bench pool_bench sched_bench
 bash bench/peers/build.sh
 echo "=== pipeline demo ==="
 build/release/examples/pipeline_demo
@@ -47,3 +51,6 @@ python3 bench/run_limiter.py "${patterns[@]}"
 
 echo "=== worker pool, chan and Go errgroup ($(nproc) CPUs) ==="
 python3 bench/run_pool.py "${patterns[@]}"
+
+echo "=== M:N scheduler micro-benchmarks, chan and Go ($(nproc) CPUs) ==="
+python3 bench/run_sched.py "${patterns[@]}"

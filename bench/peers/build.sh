@@ -3,9 +3,10 @@
 # bench/peers/build.sh - builds the peer benchmarks (README.md here) into build/peers/<impl>:
 # go, crossbeam, ck_ring, wfcq, moodycamel, mutex, go_patterns (the Go side of
 # bench/pattern_bench.c), the pub/sub peers of bench/pubsub_bench.c (go_pubsub,
-# tokio_pubsub) and go_pool (errgroup, the Go side of bench/pool_bench.c); each a single
-# binary with its release settings. Works offline and may be run again at any time. A peer
-# that fails to build is reported (with the tail of its log) and does not stop the others.
+# tokio_pubsub), go_pool (errgroup, the Go side of bench/pool_bench.c) and go_sched (the Go
+# side of bench/sched_bench.c); each a single binary with its release settings. Works offline
+# and may be run again at any time. A peer that fails to build is reported (with the tail of
+# its log) and does not stop the others.
 #
 # Usage: bench/peers/build.sh [impl...]   (default: all)
 # Exit status: 0 when every requested peer built, 1 when at least one failed.
@@ -71,6 +72,14 @@ build_go_pool()
 			go build -o "$1" .
 }
 
+build_go_sched()
+{
+	# The Go side of bench/sched_bench.c (issue 9): the standard library only.
+	cd "$peers_dir/go_sched" &&
+		GOCACHE=${GOCACHE:-$work/go-cache} GOPROXY=off GOFLAGS= \
+			go build -o "$1" .
+}
+
 build_tokio_pubsub()
 {
 	# As crossbeam: Debian's vendored crates (librust-tokio-dev), offline.
@@ -112,7 +121,7 @@ build_mutex()
 	"$CC" "${cflags[@]}" -o "$1" "$peers_dir/mutex/mutex.c"
 }
 
-all=(go crossbeam ck_ring wfcq moodycamel mutex go_patterns go_pubsub tokio_pubsub go_limiter go_pool)
+all=(go crossbeam ck_ring wfcq moodycamel mutex go_patterns go_pubsub tokio_pubsub go_limiter go_pool go_sched)
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=("${all[@]}")
 
