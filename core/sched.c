@@ -120,8 +120,8 @@ struct p {
 	alignas(CHAN_CACHELINE) _Atomic uint32_t head;
 	alignas(CHAN_CACHELINE) _Atomic uint32_t tail;
 	_Atomic(struct chan__fiber *) ring[RUNQ_SIZE];
-	/* Owner-only, but read after a retake by the next owner: atomic so
-	 * the hand-over edge (see the header) is the only ordering needed. */
+	/* Written by the owner (exchange); a spinning thief may take a fiber
+	 * that sat there too long with a CAS (steal_runnext()). */
 	_Atomic(struct chan__fiber *) runnext;
 	_Atomic(struct m *) owner;  /* NULL: idle or in hand-over */
 	_Atomic uint32_t schedtick; /* bumped per fiber run (relaxed: a hint for the monitor) */
@@ -153,6 +153,9 @@ struct m {
 	bool (*commit)(void *);
 	void *commit_arg;
 	struct m *next_idle;  /* under sched.lock */
+	struct chan__fiber *seen_next; /* steal_runnext()'s memory ... */
+	uint32_t seen_tick;
+	int64_t seen_at;
 #if CHAN__TSAN
 	void *tsan_g0;
 #endif
@@ -220,6 +223,12 @@ static bool rt_enter(struct m *m)
 
 	if (!p)
 		return false;
+	/* Already inside (g0 between two uses): in_rt == 1 with a P means we
+	 * own it, since the monitor takes no P whose M it sees inside, and
+	 * every other way of losing it (a failed rt_enter, blocking_begin)
+	 * clears m->p. Relaxed: our own word. */
+	if (atomic_load_explicit(&m->in_rt, memory_order_relaxed) == 1)
+		return true;
 	/* seq_cst: the Dekker pair with the monitor's CAS and load. */
 	atomic_store_explicit(&m->in_rt, 1, memory_order_seq_cst);
 	for (;;) {
@@ -307,12 +316,13 @@ static void runq_put(struct p *p, struct chan__fiber *f)
 /* Owner: runnext first, then the ring. */
 static struct chan__fiber *runq_get(struct p *p)
 {
+	/* Relaxed load first: an empty slot costs no RMW. Acquire exchange:
+	 * a thief may have taken it (then we get NULL), and what we get was
+	 * published by a release exchange. */
 	struct chan__fiber *f = atomic_load_explicit(&p->runnext, memory_order_relaxed);
 
-	if (f) {
-		atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
+	if (f && (f = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire)))
 		return f;
-	}
 	for (;;) {
 		uint32_t h = atomic_load_explicit(&p->head, memory_order_acquire);
 		uint32_t t = atomic_load_explicit(&p->tail, memory_order_relaxed);
@@ -633,7 +643,44 @@ static uint32_t fastrand(void)
 	return x;
 }
 
-static struct chan__fiber *steal_round(struct p *p)
+/*
+ * A victim's runnext is left alone for a while: its owner usually runs it
+ * within microseconds (that is the hand-off). One that sits there while
+ * its owner keeps running something else (the fiber that readied it
+ * computes on) is taken after RUNNEXT_GRACE_NS, as Go does after ~3 us:
+ * the thief saw the same fiber there, with the victim's tick unchanged, on
+ * an earlier round that long ago. The CAS makes sure it takes only what is
+ * still there (the owner's runq_get() empties the slot with an exchange).
+ */
+#define RUNNEXT_GRACE_NS 5000
+
+static struct chan__fiber *steal_runnext(struct m *m, struct p *v)
+{
+	/* Acquire: pairs with the release exchange that put it there. */
+	struct chan__fiber *f = atomic_load_explicit(&v->runnext, memory_order_acquire);
+	uint32_t tick = atomic_load_explicit(&v->schedtick, memory_order_relaxed);
+	int64_t now;
+
+	if (!f)
+		return NULL;
+	now = chan_now();
+	if (f != m->seen_next || tick != m->seen_tick) {
+		m->seen_next = f;
+		m->seen_tick = tick;
+		m->seen_at = now;
+		return NULL;
+	}
+	if (now - m->seen_at < RUNNEXT_GRACE_NS)
+		return NULL;
+	m->seen_next = NULL;
+	/* Acquire: the fiber's state, published by the exchange. */
+	if (atomic_compare_exchange_strong_explicit(&v->runnext, &f, NULL, memory_order_acquire,
+						    memory_order_relaxed))
+		return f;
+	return NULL;
+}
+
+static struct chan__fiber *steal_round(struct m *m, struct p *p)
 {
 	unsigned n = sched.nprocs, start = fastrand() % n;
 
@@ -644,6 +691,8 @@ static struct chan__fiber *steal_round(struct p *p)
 		if (v == p)
 			continue;
 		f = runq_steal(p, v);
+		if (!f && runq_len(v) == 0)
+			f = steal_runnext(m, v);
 		if (f)
 			return f;
 	}
@@ -699,7 +748,7 @@ top:
 		if (!spin_until)
 			spin_until = chan_now() + SPIN_NS;
 		do {
-			if ((f = steal_round(p)) || (f = gq_get(m, p)))
+			if ((f = steal_round(m, p)) || (f = gq_get(m, p)))
 				goto found;
 			for (int i = 0; i < 64; i++)
 				chan__cpu_relax();
@@ -914,10 +963,11 @@ void chan__sched_ready(struct chan__fiber *f)
 							      memory_order_relaxed)))
 		return; /* a fiber of the parent of a fork(): it does not exist here */
 	if (m && m->cur && rt_enter(m)) {
+		/* Acq_rel: release publishes f to a thief (steal_runnext());
+		 * acquire takes the one we push out. */
 		struct chan__fiber *old =
-			atomic_load_explicit(&m->p->runnext, memory_order_relaxed);
+			atomic_exchange_explicit(&m->p->runnext, f, memory_order_acq_rel);
 
-		atomic_store_explicit(&m->p->runnext, f, memory_order_relaxed);
 		if (old)
 			runq_put(m->p, old);
 		rt_exit(m);
