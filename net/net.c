@@ -25,11 +25,20 @@
  *    frame is in the output channel (or was already delivered).
  *  - N4 (bounded reads): a frame is parsed within its length only
  *    (frame.c); DATA's payload must be a whole number of values.
- * Cancellation: a chan_ctx_after_func() on the group's context closes the
- * socket, which fails the blocked NNG call with NNG_ECLOSED; the task joins
- * that callback (a wait group) before it frees what the callback uses.
+ * Cancellation: every NNG operation of a task goes through its one aio
+ * (endpoint_io()). A chan_ctx_after_func() on the group's context sets
+ * `stop` and cancels that aio, both under ep->lock; an operation starts
+ * under the same lock only while `stop` is clear. So either the callback
+ * finds the operation started and cancels it, or the task finds `stop` set
+ * and starts nothing: no cancellation is lost. The task joins the callback
+ * (a wait group) and then closes its socket itself, with no operation in
+ * flight, after a quiet period if the exchange was cut short: NNG 1.5's
+ * close hangs for good when a message arrives as a pipe closes (see
+ * endpoint_close(); this file hit it in CI, the first version of it closing
+ * the socket from the callback under a blocked call).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -43,6 +52,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 
 #include <chan/chan.h>
 #include <chan/net.h>
@@ -54,6 +64,7 @@
 #define NET_DEFAULT_LINGER_NS INT64_C(100000000)
 #define NET_MAX_PEERS	      4096 /* receiver: senders remembered for dedup */
 #define NET_EOS_IDS	      64   /* sender: receivers that acked our EOS */
+#define NET_QUIESCE_MS	      50   /* before an unclean close: endpoint_close() */
 
 struct chan_net_counters {
 	/* Statistics only: every access is relaxed, nothing is published through
@@ -64,7 +75,12 @@ struct chan_net_counters {
 /* What both sides share: the socket, its closer, counters and log. */
 struct endpoint {
 	nng_socket sock;
-	chan_wg_t closer; /* 1 until close_on_cancel() returned */
+	nng_aio *aio; /* the task's only aio: every send, receive and sleep */
+	/* Orders `stop` against the start of an operation on aio (see the top
+	 * of the file); held only for that, never across a wait. */
+	pthread_mutex_t lock;
+	bool stop;	  /* under lock: the group's context is done */
+	chan_wg_t closer; /* 1 until stop_on_cancel() returned */
 	chan_net_counters_t *cnt;
 	void (*log)(void *arg, const char *msg);
 	void *log_arg;
@@ -146,6 +162,7 @@ static int nng_to_errno(int rv)
 	case NNG_EADDRINUSE:
 		return -EADDRINUSE;
 	case NNG_ECLOSED:
+	case NNG_ECANCELED:
 		return -ECANCELED;
 	case NNG_ETIMEDOUT:
 		return -ETIMEDOUT;
@@ -192,32 +209,99 @@ static size_t max_frame_of(const chan_net_opts_t *o)
 	return o->max_frame ? o->max_frame : NET_DEFAULT_MAX_FRAME;
 }
 
-/* ---- cancellation: close the socket when the group's ctx is done ---- */
+/* ---- cancellation: stop the task's aio when the group's ctx is done ---- */
 
-static void close_on_cancel(void *arg)
+static void stop_on_cancel(void *arg)
 {
 	struct endpoint *ep = arg;
 
-	nng_close(ep->sock); /* fails the task's blocked NNG call: NNG_ECLOSED */
+	pthread_mutex_lock(&ep->lock);
+	ep->stop = true;
+	nng_aio_cancel(ep->aio); /* fails an operation in flight: NNG_ECANCELED */
+	pthread_mutex_unlock(&ep->lock);
 	chan_wg_done(&ep->closer);
 }
 
-/* Register close_on_cancel(); NULL (and errno) if it could not be. */
+/* Register stop_on_cancel(); NULL (and errno) if it could not be. */
 static chan_ctx_after_t *watch_cancel(struct endpoint *ep, chan_ctx_t *ctx)
 {
 	chan_wg_init(&ep->closer);
 	chan_wg_add(&ep->closer, 1);
-	return chan_ctx_after_func(ctx, close_on_cancel, ep);
+	return chan_ctx_after_func(ctx, stop_on_cancel, ep);
 }
 
-/* Close the socket exactly once: by the callback, or here if it never runs. */
-static void endpoint_close(struct endpoint *ep, chan_ctx_after_t *h)
+/* Free the socket and the aio, no operation in flight. */
+static void endpoint_free(struct endpoint *ep)
 {
-	if (h && !chan_ctx_stop_after(h)) {
-		chan_wg_wait(&ep->closer); /* it started: it closes, we join it */
-		return;
-	}
 	nng_close(ep->sock);
+	nng_aio_free(ep->aio);
+	pthread_mutex_destroy(&ep->lock);
+}
+
+/*
+ * The task's end: the callback unregistered or joined, then endpoint_free().
+ * @quiet: the exchange ended cleanly (every request answered, or the
+ * receiver's linger passed with nothing coming); else one message may still
+ * be on its way to us, an ACK to a sender or a frame to a receiver: wait
+ * NET_QUIESCE_MS for it to land before closing. NNG 1.5's tcp and ipc
+ * transports can hang a close for good when a message arrives as its pipe
+ * closes (the receive callback re-arms on the closed aio and the reaper
+ * waits for it; fixed in NNG 1.6.0, "tcp: Finish receive aio on close",
+ * #1636). After that one message nothing more comes: a peer sends again
+ * only after our reply, and a REP pipe that holds an unread request reads
+ * no further.
+ */
+static void endpoint_close(struct endpoint *ep, chan_ctx_after_t *h, bool quiet)
+{
+	if (h && !chan_ctx_stop_after(h))
+		chan_wg_wait(&ep->closer); /* it started: join it, it uses ep */
+	if (!quiet) {
+		chan_blocking_begin();
+		nng_msleep(NET_QUIESCE_MS);
+		chan_blocking_end();
+	}
+	endpoint_free(ep);
+}
+
+enum io { IO_SEND, IO_RECV, IO_SLEEP };
+
+/*
+ * One operation on ep->aio, waited for: send *@m (ours again on failure),
+ * receive into *@m, or sleep; @ms the timeout (NNG_DURATION_INFINITE).
+ * Return 0 or the NNG error; NNG_ECANCELED once the group was canceled.
+ */
+static int endpoint_io(struct endpoint *ep, enum io op, nng_msg **m, nng_duration ms)
+{
+	int rv;
+
+	pthread_mutex_lock(&ep->lock);
+	if (ep->stop) {
+		pthread_mutex_unlock(&ep->lock);
+		return NNG_ECANCELED;
+	}
+	switch (op) {
+	case IO_SEND:
+		nng_aio_set_timeout(ep->aio, ms);
+		nng_aio_set_msg(ep->aio, *m);
+		nng_send_aio(ep->sock, ep->aio);
+		break;
+	case IO_RECV:
+		nng_aio_set_timeout(ep->aio, ms);
+		nng_recv_aio(ep->sock, ep->aio);
+		break;
+	case IO_SLEEP:
+		nng_sleep_aio(ms, ep->aio);
+		break;
+	}
+	pthread_mutex_unlock(&ep->lock);
+	/* NNG blocks this thread: let the scheduler run other goroutines. */
+	chan_blocking_begin();
+	nng_aio_wait(ep->aio);
+	chan_blocking_end();
+	rv = nng_aio_result(ep->aio);
+	if (op == IO_RECV && rv == 0)
+		*m = nng_aio_get_msg(ep->aio);
+	return rv;
 }
 
 /*
@@ -227,10 +311,17 @@ static void endpoint_close(struct endpoint *ep, chan_ctx_after_t *h)
 static int endpoint_open(struct endpoint *ep, bool req, bool listen, const char *url,
 			 size_t max_frame)
 {
-	int rv = req ? nng_req0_open(&ep->sock) : nng_rep0_open(&ep->sock);
+	int rv = nng_aio_alloc(&ep->aio, NULL, NULL);
 
 	if (rv != 0)
 		return nng_to_errno(rv);
+	rv = req ? nng_req0_open(&ep->sock) : nng_rep0_open(&ep->sock);
+	if (rv != 0) {
+		nng_aio_free(ep->aio);
+		return nng_to_errno(rv);
+	}
+	pthread_mutex_init(&ep->lock, NULL);
+	ep->stop = false;
 	if (req)
 		/* No timed resend: we resend on a reset ourselves, and wait for a
 		 * stopped receiver rather than bypass it (chan/net.h). */
@@ -245,14 +336,14 @@ static int endpoint_open(struct endpoint *ep, bool req, bool listen, const char 
 		rv = listen ? nng_listen(ep->sock, url, NULL, 0)
 			    : nng_dial(ep->sock, url, NULL, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
-		nng_close(ep->sock);
+		endpoint_free(ep);
 		return nng_to_errno(rv);
 	}
 	return 0;
 }
 
 /* Send @len bytes of @buf as one message. 0, or the NNG error. */
-static int send_bytes(nng_socket s, const void *buf, size_t len)
+static int send_bytes(struct endpoint *ep, const void *buf, size_t len)
 {
 	nng_msg *m;
 	int rv = nng_msg_alloc(&m, len);
@@ -260,7 +351,7 @@ static int send_bytes(nng_socket s, const void *buf, size_t len)
 	if (rv != 0)
 		return rv;
 	memcpy(nng_msg_body(m), buf, len);
-	rv = nng_sendmsg(s, m, 0);
+	rv = endpoint_io(ep, IO_SEND, &m, NNG_DURATION_INFINITE);
 	if (rv != 0)
 		nng_msg_free(m);
 	return rv;
@@ -277,7 +368,7 @@ static void reply(struct endpoint *ep, unsigned type, unsigned reason, uint64_t 
 						     .elem_size = (uint32_t)ep->esz,
 						     .id = ep->id,
 						     .seq = seq});
-	send_bytes(ep->sock, b, sizeof(b)); /* a lost reply is a resend later */
+	send_bytes(ep, b, sizeof(b)); /* a lost reply is a resend later */
 }
 
 static const char *reason_name(unsigned r)
@@ -341,10 +432,10 @@ static int exchange(struct sender *s, unsigned type, size_t n)
 		struct chan__net_hdr h;
 		const char *why;
 		nng_msg *m;
-		int rv = send_bytes(ep->sock, s->frame, len);
+		int rv = send_bytes(ep, s->frame, len);
 
 		if (rv == 0)
-			rv = nng_recvmsg(ep->sock, &m, 0);
+			rv = endpoint_io(ep, IO_RECV, &m, NNG_DURATION_INFINITE);
 		if (rv == NNG_ECONNRESET) {
 			/* The pipe it went on dropped: send it again (N2 makes a
 			 * duplicate harmless). */
@@ -384,7 +475,8 @@ static int exchange(struct sender *s, unsigned type, size_t n)
 			/* A receiver that had it (NNG's choice of pipe) while we
 			 * wait for others: ask again after a breath, not in a
 			 * tight loop. */
-			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+			if (endpoint_io(ep, IO_SLEEP, NULL, 1) == NNG_ECANCELED)
+				return -ECANCELED;
 		return 0;
 	}
 }
@@ -433,7 +525,8 @@ static int sender_main(chan_ctx_t *ctx, void *arg)
 		s->seq += n;
 		n = 0;
 	}
-	endpoint_close(ep, h);
+	/* Quiet only after the last EOS was acked: no request outstanding. */
+	endpoint_close(ep, h, err == 0);
 	if (n > 0) {
 		/* The window when we stopped: maybe delivered, never acked. */
 		COUNT(ep, lost, n);
@@ -524,7 +617,7 @@ int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url, const chan_ne
 	s->in = chan_retain(in);
 	r = chan_group_go(g, sender_main, s);
 	if (r != 0) {
-		nng_close(s->ep.sock);
+		endpoint_free(&s->ep);
 		chan_release(s->in);
 		free(s);
 	}
@@ -676,15 +769,18 @@ static int receiver_main(chan_ctx_t *ctx, void *arg)
 	struct receiver *rc = arg;
 	struct endpoint *ep = &rc->ep;
 	chan_ctx_after_t *h = watch_cancel(ep, ctx);
-	bool lingering = false;
+	bool lingering = false, quiet = false;
+	nng_duration timeout = NNG_DURATION_INFINITE;
 	int err = h ? 0 : -ENOMEM;
 
 	while (err == 0) {
 		nng_msg *m;
-		int rv = nng_recvmsg(ep->sock, &m, 0);
+		int rv = endpoint_io(ep, IO_RECV, &m, timeout);
 
-		if (rv == NNG_ETIMEDOUT && lingering)
-			break; /* the linger is over */
+		if (rv == NNG_ETIMEDOUT && lingering) {
+			quiet = true; /* the linger is over, nothing came */
+			break;
+		}
 		if (rv != 0) {
 			err = nng_to_errno(rv);
 			break;
@@ -699,14 +795,13 @@ static int receiver_main(chan_ctx_t *ctx, void *arg)
 			lingering = true;
 			if (rc->linger_ns < 0)
 				break;
-			nng_socket_set_ms(ep->sock, NNG_OPT_RECVTIMEO,
-					  (nng_duration)(rc->linger_ns / 1000000));
+			timeout = (nng_duration)(rc->linger_ns / 1000000);
 		} else if (r < 0) {
 			err = r;
 		}
 	}
-	endpoint_close(ep, h);
-	chan_close(rc->out);
+	chan_close(rc->out); /* before the close: its consumers need not wait */
+	endpoint_close(ep, h, quiet);
 	chan_release(rc->out);
 	free(rc->peers);
 	free(rc);
@@ -749,7 +844,7 @@ chan_t *chan_net_recv_from(chan_group_t *g, const char *url, const chan_net_opts
 		rc->out = chan_retain(out);
 		r = chan_group_go(g, receiver_main, rc);
 		if (r != 0) {
-			nng_close(rc->ep.sock);
+			endpoint_free(&rc->ep);
 			chan_release(rc->out);
 		}
 	}
