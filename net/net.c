@@ -58,6 +58,7 @@
 #include <chan/net.h>
 
 #include "frame_pvt.h"
+#include "tls_pvt.h"
 
 #define NET_DEFAULT_WINDOW    1024
 #define NET_DEFAULT_MAX_FRAME ((size_t)16 << 20)
@@ -155,6 +156,7 @@ static int nng_to_errno(int rv)
 	case NNG_ENOMEM:
 		return -ENOMEM;
 	case NNG_EINVAL:
+	case NNG_ECRYPTO: /* a certificate or key that does not load */
 	case NNG_EADDRINVAL:
 	case NNG_ENOTSUP:
 	case NNG_ENOENT:
@@ -309,8 +311,9 @@ static int endpoint_io(struct endpoint *ep, enum io op, nng_msg **m, nng_duratio
  * @url. Return 0 or a negative errno (the socket closed again).
  */
 static int endpoint_open(struct endpoint *ep, bool req, bool listen, const char *url,
-			 size_t max_frame)
+			 const chan_net_opts_t *o)
 {
+	size_t max_frame = max_frame_of(o);
 	int rv = nng_aio_alloc(&ep->aio, NULL, NULL);
 
 	if (rv != 0)
@@ -333,8 +336,7 @@ static int endpoint_open(struct endpoint *ep, bool req, bool listen, const char 
 	if (rv == 0)
 		rv = nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMAXT, 500);
 	if (rv == 0)
-		rv = listen ? nng_listen(ep->sock, url, NULL, 0)
-			    : nng_dial(ep->sock, url, NULL, NNG_FLAG_NONBLOCK);
+		rv = chan__net_start(ep->sock, listen, url, o);
 	if (rv != 0) {
 		endpoint_free(ep);
 		return nng_to_errno(rv);
@@ -583,6 +585,8 @@ int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url, const chan_ne
 	if (!in)
 		return -EINVAL;
 	r = check_common(g, url, o, esz);
+	if (r == 0)
+		r = chan__net_tls_check(url, !(o->flags & CHAN_NET_DIAL), o);
 	if (r != 0)
 		return r;
 	r = canceled(g);
@@ -605,7 +609,7 @@ int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url, const chan_ne
 	s->on_lost = o->on_lost;
 	s->lost_arg = o->lost_arg;
 	atomic_init(&s->pipes, 0);
-	r = endpoint_open(&s->ep, true, !(o->flags & CHAN_NET_DIAL), url, max_frame_of(o));
+	r = endpoint_open(&s->ep, true, !(o->flags & CHAN_NET_DIAL), url, o);
 	if (r != 0) {
 		free(s);
 		return r;
@@ -822,6 +826,8 @@ chan_t *chan_net_recv_from(chan_group_t *g, const char *url, const chan_net_opts
 	}
 	r = check_common(g, url, o, o->out.elem_size);
 	if (r == 0)
+		r = chan__net_tls_check(url, (o->flags & CHAN_NET_LISTEN) != 0, o);
+	if (r == 0)
 		r = canceled(g);
 	if (r != 0) {
 		errno = -r;
@@ -839,7 +845,7 @@ chan_t *chan_net_recv_from(chan_group_t *g, const char *url, const chan_net_opts
 	endpoint_setup(&rc->ep, o, "recv", o->out.elem_size);
 	rc->senders = o->senders ? o->senders : 1;
 	rc->linger_ns = o->linger_ns ? o->linger_ns : NET_DEFAULT_LINGER_NS;
-	r = endpoint_open(&rc->ep, false, (o->flags & CHAN_NET_LISTEN) != 0, url, max_frame_of(o));
+	r = endpoint_open(&rc->ep, false, (o->flags & CHAN_NET_LISTEN) != 0, url, o);
 	if (r == 0) {
 		rc->out = chan_retain(out);
 		r = chan_group_go(g, receiver_main, rc);

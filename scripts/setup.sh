@@ -7,8 +7,10 @@ set -euo pipefail
 
 profile=${1:-test}
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang 14.
-# libnng-dev: NNG, for libchan_net (net/, CMake option CHAN_NET) and its tests.
-pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcriterion-dev liburcu-dev libck-dev spin libnng-dev)
+# libnng-dev: NNG, for libchan_net (net/, CMake option CHAN_NET) and its tests;
+# openssl: the net tests make their TLS certificates with it.
+pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcriterion-dev liburcu-dev libck-dev spin libnng-dev
+      openssl)
 # The aarch64 context switch's test (tests/arch/run_aarch64.sh): a static
 # cross build run under qemu-user.
 pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)

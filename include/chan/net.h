@@ -3,7 +3,7 @@
  * chan/net.h - channels across processes and hosts, over NNG
  * (nanomsg-next-gen): a stage on host A sends into a local chan_t, a stage
  * on host B receives from a local chan_t, and NNG carries the values in
- * between over ipc:// or tcp:// (any NNG transport URL).
+ * between over ipc://, tcp:// or tls+tcp:// (any NNG transport URL).
  *
  *	// host A: forward everything received from `jobs`
  *	chan_net_send_to(g, jobs, "tcp://0.0.0.0:5555", &(chan_net_opts_t){ 0 });
@@ -82,9 +82,17 @@
  * receiver's channel is then closed (buffered values stay receivable). A
  * bridge task never reports cancellation as an error.
  *
- * Not covered: encryption and authentication (use ipc:// or a trusted
- * network), pub/sub across hosts, pointer payloads (values are elem_size
- * bytes, copied as they are: same layout and byte order on both sides).
+ * Security: tls+tcp:// URLs run over NNG's TLS (mbedTLS), with the
+ * certificates of chan_net_opts_t's tls_* files: the dialing side always
+ * verifies the listener (a CA file is required, and the name), the
+ * listening side verifies dialers when it is given a CA file too (mutual
+ * TLS). A peer that fails the handshake is dropped by NNG before any frame
+ * is read: nothing from it is ever delivered. Without TLS, use ipc:// or a
+ * trusted network: plain tcp:// is neither encrypted nor authenticated.
+ *
+ * Not covered yet: a shared-secret handshake for plain tcp://, pub/sub
+ * across hosts, pointer payloads (values are elem_size bytes, copied as
+ * they are: same layout and byte order on both sides).
  *
  * Concurrency: every function is thread-safe. A bridge's input may have any
  * number of other senders; a receiver's output any number of receivers
@@ -175,6 +183,19 @@ typedef struct chan_net_stats {
  * @log:       called with a one-line reason for every refused or malformed
  *             frame and every refusal received; NULL: not logged.
  * @log_arg:   passed to @log.
+ * @tls_cert:  tls+tcp:// only: a PEM file with this side's certificate and
+ *             its private key (unencrypted), both in the file. Required to
+ *             listen; when dialing, a client certificate for a listener
+ *             that verifies its dialers.
+ * @tls_ca:    tls+tcp:// only: a PEM file with the certificates a peer's
+ *             must chain to (a self-signed certificate may be its own).
+ *             Required to dial: the listener is always verified, and its
+ *             certificate must carry @tls_server_name. When listening:
+ *             optional; if given, dialers must present a certificate that
+ *             verifies against it (mutual TLS), else they are not asked.
+ * @tls_server_name: dialing over tls+tcp:// only (-EINVAL elsewhere): the
+ *             name the listener's certificate must carry; NULL: the URL's
+ *             host.
  */
 typedef struct chan_net_opts {
 	chan_opts_t out;
@@ -189,6 +210,9 @@ typedef struct chan_net_opts {
 	chan_net_counters_t *counters;
 	void (*log)(void *arg, const char *msg);
 	void *log_arg;
+	const char *tls_cert;
+	const char *tls_ca;
+	const char *tls_server_name;
 } chan_net_opts_t;
 
 /**
@@ -208,8 +232,10 @@ typedef struct chan_net_opts {
  * Concurrency: thread-safe; blocks while the group is at its limit.
  * Return: 0, or
  *   -EINVAL      @g, @in or @url NULL, both CHAN_NET_LISTEN and
- *                CHAN_NET_DIAL, @o->max_frame too small for one value, or a
- *                URL that NNG does not accept;
+ *                CHAN_NET_DIAL, @o->max_frame too small for one value, a
+ *                URL that NNG does not accept, tls_* options that do not
+ *                fit the URL and role (see chan_net_opts_t), or a
+ *                certificate, key or CA file that does not load;
  *   -EADDRINUSE  the address is in use (listen);
  *   -ECANCELED   the group is canceled;
  *   -ENOMEM / -EAGAIN  out of memory / no task could be started;
@@ -235,7 +261,8 @@ CHAN_NET_API int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url,
  * Return: the output (one reference for the caller; pair with
  * chan_release()), or NULL with errno EINVAL (@g, @url or @o NULL,
  * elem_size 0, bad out options, both role flags, @o->max_frame too small,
- * or a URL that NNG does not accept), EADDRINUSE, ECANCELED, ENOMEM,
+ * a URL that NNG does not accept, tls_* options that do not fit the URL
+ * and role, or a TLS file that does not load), EADDRINUSE, ECANCELED, ENOMEM,
  * EAGAIN, or another errno from NNG. On error nothing was started, nothing
  * is retained, no socket is left.
  */

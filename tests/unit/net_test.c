@@ -5,7 +5,8 @@
  * conservation of 100,000 values, two receivers sharing a stream, a
  * receiver torn down and replaced mid-stream, close propagation, group
  * cancellation, elem_size and version refusal, malformed frames from a raw
- * NNG socket, and what the sender hands to on_lost.
+ * NNG socket, what the sender hands to on_lost; and tls+tcp:// with
+ * certificates made by openssl: verified, mutual, and refused peers.
  *
  * Every wait has a deadline (RECV_TIMEOUT, wait_count()); nothing sleeps to
  * let a race settle: waits are on a received value, a closed channel, a
@@ -139,18 +140,25 @@ static void log_capture(void *arg, const char *msg)
 
 /* ---- 100,000 values end to end, in order ---- */
 
-static void end_to_end(const char *url)
+/* @n values from a sender with options @so to a receiver with @ro (their
+ * counters and the receiver's out filled in here). */
+static void end_to_end_with(const char *url, chan_net_opts_t so, chan_net_opts_t ro, uint64_t n)
 {
 	chan_net_counters_t *sc = chan_net_counters_new(), *rcn = chan_net_counters_new();
 	chan_group_t *gs = chan_group_new(chan_ctx_background());
 	chan_group_t *gr = chan_group_new(chan_ctx_background());
 	struct gen st;
-	chan_t *in = numbers(gs, &st, N_VALUES, 256);
+	chan_t *in = numbers(gs, &st, n, 256);
 
-	cr_assert_eq(chan_net_send_to(gs, in, url, &(chan_net_opts_t){.counters = sc}), 0);
+	so.counters = sc;
+	ro.counters = rcn;
+	ro.out = (chan_opts_t){.elem_size = sizeof(uint64_t), .capacity = 256};
+	cr_assert_eq(chan_net_send_to(gs, in, url, &so), 0);
 	chan_release(in);
-	chan_t *out = receiver(gr, url, 256, rcn);
+	chan_t *out = chan_net_recv_from(gr, url, &ro);
 	uint64_t v, want = 0;
+
+	cr_assert_not_null(out, "chan_net_recv_from: %s", strerror(errno));
 	int r;
 
 	while ((r = chan_recv_timeout(out, &v, RECV_TIMEOUT)) == 0) {
@@ -160,15 +168,15 @@ static void end_to_end(const char *url)
 	}
 	cr_assert_eq(r, -EPIPE, "the stream did not end: %d after %llu values", r,
 		     (unsigned long long)want);
-	cr_assert_eq(want, N_VALUES);
+	cr_assert_eq(want, n);
 	cr_assert_eq(chan_group_wait(gs), 0);
 	cr_assert_eq(chan_group_wait(gr), 0);
 
 	chan_net_stats_t s = stats(sc), rs = stats(rcn);
 
-	cr_assert_eq(s.acked, N_VALUES);
+	cr_assert_eq(s.acked, n);
 	cr_assert_eq(s.lost, 0);
-	cr_assert_eq(rs.delivered, N_VALUES);
+	cr_assert_eq(rs.delivered, n);
 	cr_assert_eq(rs.duplicates, 0);
 	cr_assert_eq(rs.malformed + rs.refused + s.malformed + s.refused, 0);
 	cr_assert_eq(rs.eos, 1);
@@ -177,6 +185,11 @@ static void end_to_end(const char *url)
 	chan_group_destroy(gr);
 	chan_net_counters_destroy(sc);
 	chan_net_counters_destroy(rcn);
+}
+
+static void end_to_end(const char *url)
+{
+	end_to_end_with(url, (chan_net_opts_t){0}, (chan_net_opts_t){0}, N_VALUES);
 }
 
 Test(net, ipc_100k_in_order, .timeout = 120)
@@ -774,4 +787,154 @@ Test(net, malformed_replies_counted, .timeout = 60)
 	chan_release(in);
 	chan_group_destroy(g);
 	chan_net_counters_destroy(sc);
+}
+
+/* ---- tls+tcp://: certificates made here, with the openssl command ---- */
+
+struct pki {
+	char dir[64], cert[96], both[96], other[96];
+};
+
+/* A self-signed certificate for "localhost" (cert: the certificate; both:
+ * certificate and key, for tls_cert) and another, unrelated one (other). */
+static void make_pki(struct pki *p)
+{
+	char cmd[1024];
+
+	snprintf(p->dir, sizeof(p->dir), "/tmp/chan_net_tls_%d", (int)getpid());
+	snprintf(p->cert, sizeof(p->cert), "%s/cert.pem", p->dir);
+	snprintf(p->both, sizeof(p->both), "%s/both.pem", p->dir);
+	snprintf(p->other, sizeof(p->other), "%s/other.pem", p->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; rm -rf %1$s; mkdir -p %1$s; cd %1$s; "
+		 "for n in cert other; do "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "-keyout $n.key -out $n.pem -days 2 -subj /CN=localhost "
+		 "-addext subjectAltName=DNS:localhost 2>/dev/null; done; "
+		 "cat cert.pem cert.key > both.pem; cat other.pem other.key > other_both.pem",
+		 p->dir);
+	cr_assert_eq(system(cmd), 0, "openssl could not make a certificate (scripts/setup.sh "
+				     "installs it)");
+}
+
+static void drop_pki(const struct pki *p)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", p->dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* tcp_url()'s port, as tls+tcp://. */
+static char *tls_url(void)
+{
+	static char u[80];
+
+	snprintf(u, sizeof(u), "tls+%s", tcp_url());
+	return u;
+}
+
+Test(net, tls_end_to_end, .timeout = 120)
+{
+	struct pki p;
+
+	make_pki(&p);
+	/* The listener's certificate verified against itself, by name. */
+	end_to_end_with(tls_url(), (chan_net_opts_t){.tls_cert = p.both},
+			(chan_net_opts_t){.tls_ca = p.cert, .tls_server_name = "localhost"},
+			20000);
+	/* Mutual: the listener asks the dialer for a certificate too. */
+	end_to_end_with(tls_url(), (chan_net_opts_t){.tls_cert = p.both, .tls_ca = p.cert},
+			(chan_net_opts_t){.tls_cert = p.both,
+					  .tls_ca = p.cert,
+					  .tls_server_name = "localhost"},
+			20000);
+	drop_pki(&p);
+}
+
+/* A sender on @url with @so, a receiver with @ro: the handshake fails, so
+ * within @ms nothing may arrive; then both are canceled. */
+static void tls_refused(const char *url, chan_net_opts_t so, chan_net_opts_t ro, int64_t ms)
+{
+	chan_net_counters_t *rcn = chan_net_counters_new();
+	chan_group_t *g = chan_group_new(chan_ctx_background());
+	struct gen st;
+	chan_t *in = numbers(g, &st, 1000, 16);
+	uint64_t v;
+
+	ro.counters = rcn;
+	ro.out = (chan_opts_t){.elem_size = sizeof(uint64_t), .capacity = 16};
+	cr_assert_eq(chan_net_send_to(g, in, url, &so), 0);
+	chan_release(in);
+	chan_t *out = chan_net_recv_from(g, url, &ro);
+
+	cr_assert_not_null(out, "chan_net_recv_from: %s", strerror(errno));
+	cr_assert_eq(chan_recv_timeout(out, &v, ms * 1000000), -ETIMEDOUT,
+		     "a value crossed a failed handshake");
+	cr_assert_eq(stats(rcn).delivered, 0);
+	chan_group_cancel(g, 0);
+	cr_assert_eq(chan_group_wait(g), 0);
+	chan_release(out);
+	chan_group_destroy(g);
+	chan_net_counters_destroy(rcn);
+}
+
+Test(net, tls_unverified_peers_get_nothing, .timeout = 60)
+{
+	struct pki p;
+
+	make_pki(&p);
+	/* The dialer trusts another certificate than the listener's. */
+	tls_refused(tls_url(), (chan_net_opts_t){.tls_cert = p.both},
+		    (chan_net_opts_t){.tls_ca = p.other, .tls_server_name = "localhost"}, 500);
+	/* The right certificate under another name. */
+	tls_refused(tls_url(), (chan_net_opts_t){.tls_cert = p.both},
+		    (chan_net_opts_t){.tls_ca = p.cert, .tls_server_name = "elsewhere"}, 500);
+	/* Mutual TLS, and the dialer has no certificate to show. */
+	tls_refused(tls_url(), (chan_net_opts_t){.tls_cert = p.both, .tls_ca = p.cert},
+		    (chan_net_opts_t){.tls_ca = p.cert, .tls_server_name = "localhost"}, 500);
+	drop_pki(&p);
+}
+
+Test(net, tls_bad_options)
+{
+	struct pki p;
+	chan_group_t *g = chan_group_new(chan_ctx_background());
+	chan_t *in = chan_new(sizeof(uint64_t), 1);
+	const chan_opts_t out = {.elem_size = sizeof(uint64_t)};
+	char missing[128];
+
+	make_pki(&p);
+	snprintf(missing, sizeof(missing), "%s/nosuch.pem", p.dir);
+	/* Listening over TLS needs a certificate; dialing needs what to trust. */
+	cr_assert_eq(chan_net_send_to(g, in, tls_url(), NULL), -EINVAL);
+	cr_assert_eq(chan_net_send_to(g, in, tls_url(), &(chan_net_opts_t){.tls_ca = p.cert}),
+		     -EINVAL);
+	errno = 0;
+	cr_assert_null(chan_net_recv_from(g, tls_url(), &(chan_net_opts_t){.out = out}));
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(chan_net_recv_from(g, tls_url(),
+					  &(chan_net_opts_t){.out = out, .tls_cert = p.both}));
+	cr_assert_eq(errno, EINVAL);
+	/* TLS options on a URL without TLS are a mistake, not ignored. */
+	cr_assert_eq(chan_net_send_to(g, in, tcp_url(), &(chan_net_opts_t){.tls_cert = p.both}),
+		     -EINVAL);
+	errno = 0;
+	cr_assert_null(
+		chan_net_recv_from(g, ipc_url("tlsopt"), &(chan_net_opts_t){.out = out, .tls_ca = p.cert}));
+	cr_assert_eq(errno, EINVAL);
+	/* Files that do not load. */
+	cr_assert_eq(chan_net_send_to(g, in, tls_url(), &(chan_net_opts_t){.tls_cert = missing}),
+		     -EINVAL);
+	cr_assert_eq(chan_net_send_to(g, in, tls_url(), &(chan_net_opts_t){.tls_cert = p.cert}),
+		     -EINVAL, "a certificate without its key");
+	errno = 0;
+	cr_assert_null(chan_net_recv_from(g, tls_url(),
+					  &(chan_net_opts_t){.out = out, .tls_ca = missing}));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(chan_group_wait(g), 0, "nothing was started");
+	chan_release(in);
+	chan_group_destroy(g);
+	drop_pki(&p);
 }
