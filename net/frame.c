@@ -104,6 +104,27 @@ enum chan__net_parse chan__net_hdr_get(const void *buf, size_t len, struct chan_
 	return CHAN__NET_OK;
 }
 
+bool chan__net_next_value(const unsigned char *p, size_t len, size_t *off,
+			  const unsigned char **val, size_t *vlen)
+{
+	size_t o = *off, n;
+
+	if (o > len || len - o < 4)
+		return false;
+	n = get32(p + o);
+	if (len - o - 4 < n)
+		return false;
+	*val = p + o + 4;
+	*vlen = n;
+	*off = o + 4 + n;
+	return true;
+}
+
+void chan__net_put_len(unsigned char out[4], uint32_t len)
+{
+	put32(out, len);
+}
+
 const char *chan__net_type_name(unsigned type)
 {
 	static const char *const names[] = {"?", "HELLO", "DATA", "ACK", "EOS", "REFUSE"};

@@ -7,7 +7,7 @@
  *	  0     4  magic "CHNT" (0x43484e54)
  *	  4     1  protocol version (CHAN_NET_VERSION)
  *	  5     1  type: HELLO, DATA, ACK, EOS, REFUSE
- *	  6     2  reason (REFUSE; 0 otherwise)
+ *	  6     2  REFUSE: the reason; HELLO, DATA, EOS: flags (F_ENCODED)
  *	  8     4  element size
  *	 12     4  payload length (bytes after the header; DATA only)
  *	 16     8  id: the sender's (HELLO, DATA, EOS), the receiver's (ACK, REFUSE)
@@ -22,6 +22,7 @@
 #ifndef CHAN_NET_FRAME_PVT_H
 #define CHAN_NET_FRAME_PVT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +43,13 @@ enum chan__net_reason {
 	CHAN__NET_R_VERSION = 1,   /* another protocol version */
 	CHAN__NET_R_ELEM_SIZE = 2, /* another element size */
 	CHAN__NET_R_MALFORMED = 3, /* the frame did not parse */
+	CHAN__NET_R_ENCODING = 4,  /* one side encodes its values, the other not */
 };
+
+/* Flags of HELLO, DATA and EOS (in the reason field). F_ENCODED: the
+ * sender has an encode(); a DATA payload is, per value, a 4-byte length in
+ * network byte order and that many bytes (chan__net_next_value()). */
+#define CHAN__NET_F_ENCODED 1u
 
 struct chan__net_hdr {
 	uint8_t version, type;
@@ -69,6 +76,19 @@ void chan__net_hdr_put(unsigned char out[CHAN__NET_HDR], const struct chan__net_
  */
 enum chan__net_parse chan__net_hdr_get(const void *buf, size_t len, struct chan__net_hdr *h,
 				       const char **why);
+
+/*
+ * chan__net_next_value() - the next encoded value of a DATA payload: at
+ * *@off of the @len bytes at @p, a 4-byte length and that many bytes. Set
+ * *@val and *@vlen to the bytes, advance *@off past them and return true;
+ * false if what is left at *@off is not one whole value (never reads past
+ * @len).
+ */
+bool chan__net_next_value(const unsigned char *p, size_t len, size_t *off,
+			  const unsigned char **val, size_t *vlen);
+
+/* chan__net_put_len() - write an encoded value's 4-byte length at @out. */
+void chan__net_put_len(unsigned char out[4], uint32_t len);
 
 /* chan__net_type_name() - "HELLO", ..., or "?" (for logs). */
 const char *chan__net_type_name(unsigned type);

@@ -102,9 +102,19 @@ struct sender {
 	atomic_int pipes;
 	void (*on_lost)(void *elem, void *arg);
 	void *lost_arg;
+	ssize_t (*encode)(const void *elem, void *buf, size_t cap, void *arg);
+	void (*release)(void *elem, void *arg);
+	void *codec_arg;
+	size_t max_frame;
+	/* With encode: the DATA frame being sent (header + enc_len bytes of
+	 * encoded values) in a buffer of enc_cap, grown up to max_frame. */
+	unsigned char *enc;
+	size_t enc_len, enc_cap;
 	uint64_t eos_ids[NET_EOS_IDS];
 	size_t n_eos_ids;
-	unsigned char frame[]; /* header + window * esz */
+	/* Header + window * esz: the frame itself without encode; with it,
+	 * the header of HELLO and EOS, and the values as taken (their owners). */
+	unsigned char frame[];
 };
 
 struct peer {
@@ -119,6 +129,10 @@ struct receiver {
 	int64_t linger_ns;
 	struct peer *peers;
 	size_t n_peers, cap_peers, evict;
+	int (*decode)(const void *buf, size_t len, void *elem, void *arg);
+	void *codec_arg;
+	void (*out_drop)(void *elem); /* out's drop(), for a decoded value not sent */
+	unsigned char elem[];	      /* with decode: one value, esz bytes */
 };
 
 /* ---- small helpers ---- */
@@ -382,6 +396,8 @@ static const char *reason_name(unsigned r)
 		return "elem_size mismatch";
 	case CHAN__NET_R_MALFORMED:
 		return "frame malformed";
+	case CHAN__NET_R_ENCODING:
+		return "encode/decode on one side only";
 	default:
 		return "unknown reason";
 	}
@@ -421,20 +437,23 @@ static bool remember_eos(struct sender *s, uint64_t rid)
 static int exchange(struct sender *s, unsigned type, size_t n)
 {
 	struct endpoint *ep = &s->ep;
-	size_t len = CHAN__NET_HDR + n * ep->esz;
+	bool enc = s->encode && type == CHAN__NET_DATA;
+	unsigned char *buf = enc ? s->enc : s->frame;
+	size_t plen = enc ? s->enc_len : n * ep->esz, len = CHAN__NET_HDR + plen;
 	uint64_t want = s->seq + n;
 
-	chan__net_hdr_put(s->frame, &(struct chan__net_hdr){.version = CHAN_NET_VERSION,
-							    .type = (uint8_t)type,
-							    .elem_size = (uint32_t)ep->esz,
-							    .payload_len = (uint32_t)(n * ep->esz),
-							    .id = ep->id,
-							    .seq = s->seq});
+	chan__net_hdr_put(buf, &(struct chan__net_hdr){.version = CHAN_NET_VERSION,
+						       .type = (uint8_t)type,
+						       .reason = s->encode ? CHAN__NET_F_ENCODED : 0,
+						       .elem_size = (uint32_t)ep->esz,
+						       .payload_len = (uint32_t)plen,
+						       .id = ep->id,
+						       .seq = s->seq});
 	for (;;) {
 		struct chan__net_hdr h;
 		const char *why;
 		nng_msg *m;
-		int rv = send_bytes(ep, s->frame, len);
+		int rv = send_bytes(ep, buf, len);
 
 		if (rv == 0)
 			rv = endpoint_io(ep, IO_RECV, &m, NNG_DURATION_INFINITE);
@@ -502,41 +521,115 @@ static int send_eos(struct sender *s)
 	}
 }
 
+/* Hand the value at @elem to on_lost() (counted). */
+static void lose(struct sender *s, void *elem)
+{
+	COUNT(&s->ep, lost, 1);
+	if (s->on_lost)
+		s->on_lost(elem, s->lost_arg);
+}
+
+/*
+ * With encode: encode the first of the @*held values at @vals into s->enc,
+ * as many as fit max_frame. A value that does not encode, or would not fit
+ * even alone, is lost and leaves @vals (the rest move up, in order).
+ * Return how many values lead @vals now and are in the frame; the values
+ * after them stay held for the next frame.
+ */
+static size_t encode_frame(struct sender *s, unsigned char *vals, size_t *held)
+{
+	size_t esz = s->ep.esz, k = 0;
+
+	s->enc_len = 0;
+	while (k < *held) {
+		unsigned char *elem = vals + k * esz;
+		size_t at = CHAN__NET_HDR + s->enc_len + 4;
+		size_t room = s->enc_cap > at ? s->enc_cap - at : 0;
+		ssize_t r = s->encode(elem, room ? s->enc + at : s->enc, room, s->codec_arg);
+
+		if (r >= 0 && (size_t)r > room) {
+			size_t need = at + (size_t)r, cap = s->enc_cap;
+
+			if (need > s->max_frame || (size_t)r > UINT32_MAX) {
+				if (k > 0)
+					break; /* the frame is full: next frame */
+				net_log(&s->ep, "a value of %zd encoded bytes does not fit max_frame",
+					r);
+				r = -1;
+			} else {
+				while (cap < need)
+					cap = cap * 2 < s->max_frame ? cap * 2 : s->max_frame;
+				unsigned char *b = realloc(s->enc, cap);
+
+				if (!b) {
+					if (k > 0)
+						break;
+					net_log(&s->ep, "no memory to encode a value");
+					r = -1;
+				} else {
+					s->enc = b;
+					s->enc_cap = cap;
+					continue; /* encode it again, with room */
+				}
+			}
+		}
+		if (r < 0) {
+			lose(s, elem);
+			memmove(elem, elem + esz, (*held - k - 1) * esz);
+			(*held)--;
+			continue;
+		}
+		chan__net_put_len(s->enc + at - 4, (uint32_t)r);
+		s->enc_len += 4 + (size_t)r;
+		k++;
+	}
+	return k;
+}
+
 static int sender_main(chan_ctx_t *ctx, void *arg)
 {
 	struct sender *s = arg;
 	struct endpoint *ep = &s->ep;
+	size_t esz = ep->esz;
 	unsigned char *vals = s->frame + CHAN__NET_HDR;
 	chan_ctx_after_t *h = watch_cancel(ep, ctx);
-	size_t n = 0;
+	size_t held = 0; /* values taken from the input and not acked, at vals */
 	int err = h ? exchange(s, CHAN__NET_HELLO, 0) : -ENOMEM;
 
 	while (err == 0) {
-		err = chan_recv_ctx(s->in, vals, ctx);
-		if (err == -EPIPE) {
-			err = send_eos(s);
-			break;
+		if (held == 0) {
+			err = chan_recv_ctx(s->in, vals, ctx);
+			if (err == -EPIPE) {
+				err = send_eos(s);
+				break;
+			}
+			if (err != 0)
+				break; /* canceled */
+			held = 1;
 		}
-		if (err != 0)
-			break; /* canceled */
-		n = 1 + chan_try_recv_burst(s->in, vals + ep->esz, s->window - 1);
+		held += chan_try_recv_burst(s->in, vals + held * esz, s->window - held);
+		size_t n = s->encode ? encode_frame(s, vals, &held) : held;
+
+		if (n == 0)
+			continue; /* none of them encoded: all lost */
 		err = exchange(s, CHAN__NET_DATA, n); /* N1 */
 		if (err != 0)
 			break;
 		COUNT(ep, acked, n);
 		s->seq += n;
-		n = 0;
+		if (s->release)
+			for (size_t i = 0; i < n; i++)
+				s->release(vals + i * esz, s->codec_arg);
+		held -= n;
+		memmove(vals, vals + n * esz, held * esz);
 	}
 	/* Quiet only after the last EOS was acked: no request outstanding. */
 	endpoint_close(ep, h, err == 0);
-	if (n > 0) {
-		/* The window when we stopped: maybe delivered, never acked. */
-		COUNT(ep, lost, n);
-		if (s->on_lost)
-			for (size_t i = 0; i < n; i++)
-				s->on_lost(vals + i * ep->esz, s->lost_arg);
-	}
+	/* The window when we stopped: maybe delivered, never acked. */
+	for (size_t i = 0; i < held; i++)
+		lose(s, vals + i * esz);
 	chan_release(s->in);
+	free(s->enc);
 	free(s);
 	if (err == -ECANCELED || (err != 0 && chan_ctx_err(ctx) != 0))
 		return 0; /* a bridge never reports cancellation */
@@ -585,6 +678,8 @@ int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url, const chan_ne
 	if (!in)
 		return -EINVAL;
 	r = check_common(g, url, o, esz);
+	if (r == 0 && (o->decode || (o->release && !o->encode)))
+		r = -EINVAL;
 	if (r == 0)
 		r = chan__net_tls_check(url, !(o->flags & CHAN_NET_DIAL), o);
 	if (r != 0)
@@ -608,9 +703,22 @@ int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url, const chan_ne
 		s->receivers = NET_EOS_IDS;
 	s->on_lost = o->on_lost;
 	s->lost_arg = o->lost_arg;
+	s->encode = o->encode;
+	s->release = o->release;
+	s->codec_arg = o->codec_arg;
+	s->max_frame = max_frame_of(o);
+	if (s->encode) {
+		s->enc_cap = s->max_frame < 4096 ? s->max_frame : 4096;
+		s->enc = malloc(s->enc_cap);
+		if (!s->enc) {
+			free(s);
+			return -ENOMEM;
+		}
+	}
 	atomic_init(&s->pipes, 0);
 	r = endpoint_open(&s->ep, true, !(o->flags & CHAN_NET_DIAL), url, o);
 	if (r != 0) {
+		free(s->enc);
 		free(s);
 		return r;
 	}
@@ -623,6 +731,7 @@ int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url, const chan_ne
 	if (r != 0) {
 		endpoint_free(&s->ep);
 		chan_release(s->in);
+		free(s->enc);
 		free(s);
 	}
 	return r;
@@ -680,6 +789,40 @@ static int deliver(chan_t *out, const unsigned char *buf, size_t esz, size_t n, 
 }
 
 /*
+ * With decode: every value of an encoded DATA payload (@len bytes at @pl,
+ * checked whole by the caller) after the first @skip, decoded into
+ * rc->elem and sent; *@got: how many were sent (a value that does not
+ * decode is counted malformed and dropped). Return 0 or the send's error,
+ * the value it could not send handed to out's drop().
+ */
+static int deliver_decoded(struct receiver *rc, const unsigned char *pl, size_t len,
+			   size_t skip, chan_ctx_t *ctx, size_t *got)
+{
+	const unsigned char *v;
+	size_t off = 0, vlen;
+
+	*got = 0;
+	for (size_t i = 0; chan__net_next_value(pl, len, &off, &v, &vlen); i++) {
+		if (i < skip)
+			continue;
+		if (rc->decode(v, vlen, rc->elem, rc->codec_arg) < 0) {
+			COUNT(&rc->ep, malformed, 1);
+			net_log(&rc->ep, "dropped a value of %zu bytes that did not decode", vlen);
+			continue;
+		}
+		int r = chan_send_ctx(rc->out, rc->elem, ctx);
+
+		if (r != 0) {
+			if (rc->out_drop)
+				rc->out_drop(rc->elem);
+			return r;
+		}
+		(*got)++;
+	}
+	return 0;
+}
+
+/*
  * Handle one frame. Return 0 to go on, 1 when the last EOS came, or the
  * error that stops the task (canceled, output closed, out of memory).
  * @lingering: after the last EOS: DATA is no longer delivered.
@@ -720,9 +863,30 @@ static int handle(struct receiver *rc, const unsigned char *b, size_t len, chan_
 		reply(ep, CHAN__NET_REFUSE, CHAN__NET_R_ELEM_SIZE, 0);
 		return 0;
 	}
-	if (h.type == CHAN__NET_DATA &&
-	    (h.payload_len == 0 || h.payload_len % ep->esz != 0 ||
-	     h.seq + h.payload_len / ep->esz < h.seq)) {
+	if (((h.reason & CHAN__NET_F_ENCODED) != 0) != (rc->decode != NULL)) {
+		COUNT(ep, refused, 1);
+		net_log(ep, "refused sender %016llx: it %s its values, we %s",
+			(unsigned long long)h.id,
+			(h.reason & CHAN__NET_F_ENCODED) ? "encodes" : "does not encode",
+			rc->decode ? "decode" : "do not");
+		reply(ep, CHAN__NET_REFUSE, CHAN__NET_R_ENCODING, 0);
+		return 0;
+	}
+	size_t n = 0, skip = 0;
+	const unsigned char *pl = b + CHAN__NET_HDR;
+
+	if (h.type == CHAN__NET_DATA && rc->decode) {
+		const unsigned char *v;
+		size_t off = 0, vlen;
+
+		while (off < h.payload_len && chan__net_next_value(pl, h.payload_len, &off, &v, &vlen))
+			n++;
+		if (off != h.payload_len)
+			n = 0; /* a length that runs past the payload: malformed */
+	} else if (h.type == CHAN__NET_DATA && h.payload_len % ep->esz == 0) {
+		n = h.payload_len / ep->esz;
+	}
+	if (h.type == CHAN__NET_DATA && (n == 0 || h.seq + n < h.seq)) {
 		COUNT(ep, malformed, 1);
 		net_log(ep, "dropped a DATA frame: payload of %u bytes for elem_size %zu",
 			(unsigned)h.payload_len, ep->esz);
@@ -747,20 +911,19 @@ static int handle(struct receiver *rc, const unsigned char *b, size_t len, chan_
 	default: /* DATA */
 		break;
 	}
-	size_t n = h.payload_len / ep->esz, skip = 0;
-
 	if (h.seq < peer->next)
 		skip = peer->next - h.seq < n ? (size_t)(peer->next - h.seq) : n;
 	if (skip < n) {
 		if (lingering)
 			return 0; /* no reply: the sender tries another receiver */
-		int r = deliver(rc->out, b + CHAN__NET_HDR + skip * ep->esz, ep->esz, n - skip,
-				ctx);
+		size_t got = n - skip;
+		int r = rc->decode ? deliver_decoded(rc, pl, h.payload_len, skip, ctx, &got)
+				   : deliver(rc->out, pl + skip * ep->esz, ep->esz, n - skip, ctx);
 
 		if (r != 0)
 			return r; /* canceled (N3: no ack for this frame) */
 		peer->next = h.seq + n; /* N2 */
-		COUNT(ep, delivered, n - skip);
+		COUNT(ep, delivered, got);
 	}
 	if (skip > 0)
 		COUNT(ep, duplicates, skip);
@@ -825,6 +988,8 @@ chan_t *chan_net_recv_from(chan_group_t *g, const char *url, const chan_net_opts
 		return NULL;
 	}
 	r = check_common(g, url, o, o->out.elem_size);
+	if (r == 0 && (o->encode || o->release))
+		r = -EINVAL;
 	if (r == 0)
 		r = chan__net_tls_check(url, (o->flags & CHAN_NET_LISTEN) != 0, o);
 	if (r == 0)
@@ -836,7 +1001,7 @@ chan_t *chan_net_recv_from(chan_group_t *g, const char *url, const chan_net_opts
 	out = chan_new_opts(&o->out);
 	if (!out)
 		return NULL; /* EINVAL, ENOMEM */
-	rc = calloc(1, sizeof(*rc));
+	rc = calloc(1, sizeof(*rc) + (o->decode ? o->out.elem_size : 0));
 	if (!rc) {
 		chan_release(out);
 		errno = ENOMEM;
@@ -844,6 +1009,9 @@ chan_t *chan_net_recv_from(chan_group_t *g, const char *url, const chan_net_opts
 	}
 	endpoint_setup(&rc->ep, o, "recv", o->out.elem_size);
 	rc->senders = o->senders ? o->senders : 1;
+	rc->decode = o->decode;
+	rc->codec_arg = o->codec_arg;
+	rc->out_drop = o->out.drop;
 	rc->linger_ns = o->linger_ns ? o->linger_ns : NET_DEFAULT_LINGER_NS;
 	r = endpoint_open(&rc->ep, false, (o->flags & CHAN_NET_LISTEN) != 0, url, o);
 	if (r == 0) {

@@ -90,9 +90,15 @@
  * is read: nothing from it is ever delivered. Without TLS, use ipc:// or a
  * trusted network: plain tcp:// is neither encrypted nor authenticated.
  *
+ * Payloads: by default a value's elem_size bytes are copied as they are
+ * (same layout and byte order on both sides). Pointer payloads, or any that
+ * need a portable form, take an encode() on the sender and a decode() on
+ * the receiver (chan_net_opts_t): each value then travels as a length and
+ * the bytes encode() made, and release() frees the sender's copy once it
+ * was acknowledged.
+ *
  * Not covered yet: a shared-secret handshake for plain tcp://, pub/sub
- * across hosts, pointer payloads (values are elem_size bytes, copied as
- * they are: same layout and byte order on both sides).
+ * across hosts.
  *
  * Concurrency: every function is thread-safe. A bridge's input may have any
  * number of other senders; a receiver's output any number of receivers
@@ -103,6 +109,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <chan/channel.h>
 #include <chan/ctx.h>
@@ -196,6 +203,26 @@ typedef struct chan_net_stats {
  * @tls_server_name: dialing over tls+tcp:// only (-EINVAL elsewhere): the
  *             name the listener's certificate must carry; NULL: the URL's
  *             host.
+ * @encode:    chan_net_send_to() (-EINVAL on a receiver): values that are
+ *             (or hold) pointers go as bytes of their own making. Write the
+ *             bytes for the value at @elem at @buf, which has room for
+ *             @cap, and return their number; return more than @cap to be
+ *             called again with at least that much room (up to what fits
+ *             max_frame), or < 0 if the value cannot be sent (it then goes
+ *             to on_lost(), counted lost). Called on the bridge's task, once
+ *             per value (a frame sent again is not encoded again). The
+ *             receiving side must have a @decode, and the sending side no
+ *             other: a mismatch is refused like another elem_size.
+ * @decode:    chan_net_recv_from() (-EINVAL on a sender): make the value at
+ *             @elem (out.elem_size bytes) from the @len bytes at @buf; 0, or
+ *             < 0 to drop it (counted malformed, logged). A decoded value
+ *             that the bridge cannot deliver (its group canceled) goes to
+ *             out.drop.
+ * @release:   chan_net_send_to() with @encode: called once for every value
+ *             after a receiver acknowledged it (pointer payloads are freed
+ *             here); NULL: nothing. A value is handed to exactly one of
+ *             @release and @on_lost (set both, or lost values leak).
+ * @codec_arg: passed to @encode, @decode and @release.
  */
 typedef struct chan_net_opts {
 	chan_opts_t out;
@@ -213,6 +240,10 @@ typedef struct chan_net_opts {
 	const char *tls_cert;
 	const char *tls_ca;
 	const char *tls_server_name;
+	ssize_t (*encode)(const void *elem, void *buf, size_t cap, void *arg);
+	int (*decode)(const void *buf, size_t len, void *elem, void *arg);
+	void (*release)(void *elem, void *arg);
+	void *codec_arg;
 } chan_net_opts_t;
 
 /**

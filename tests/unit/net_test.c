@@ -938,3 +938,278 @@ Test(net, tls_bad_options)
 	chan_group_destroy(g);
 	drop_pki(&p);
 }
+
+/* ---- pointer payloads: encode / decode / release ---- */
+
+static _Atomic uint64_t released, lost_strs, dropped_strs;
+
+/* A heap string "i:" and letters; every 7th is long (3000 bytes), to grow
+ * the frame. */
+static char *make_str(uint64_t i)
+{
+	char head[24];
+	size_t h = (size_t)snprintf(head, sizeof(head), "%llu:", (unsigned long long)i);
+	size_t len = i % 7 == 0 ? 3000 : h + i % 50;
+	char *p = malloc(len + 1);
+
+	cr_assert_not_null(p);
+	memcpy(p, head, h);
+	for (size_t k = h; k < len; k++)
+		p[k] = (char)('a' + (i + k) % 26);
+	p[len] = 0;
+	return p;
+}
+
+/* Values divisible by @fail_every (0: none) do not encode. */
+static uint64_t encode_fail_every;
+
+static ssize_t str_encode(const void *elem, void *buf, size_t cap, void *arg)
+{
+	const char *p = *(char *const *)elem;
+	size_t len = strlen(p);
+
+	(void)arg;
+	if (encode_fail_every && strtoull(p, NULL, 10) % encode_fail_every == 0 && p[0] != '0')
+		return -1;
+	if (len <= cap)
+		memcpy(buf, p, len);
+	return (ssize_t)len;
+}
+
+/* Values that start with "13:" do not decode when this is set. */
+static bool decode_fail_13;
+
+static int str_decode(const void *buf, size_t len, void *elem, void *arg)
+{
+	char *p;
+
+	(void)arg;
+	if (decode_fail_13 && len >= 3 && memcmp(buf, "13:", 3) == 0)
+		return -1;
+	p = malloc(len + 1);
+	if (!p)
+		return -1;
+	memcpy(p, buf, len);
+	p[len] = 0;
+	*(char **)elem = p;
+	return 0;
+}
+
+static void str_release(void *elem, void *arg)
+{
+	(void)arg;
+	free(*(char **)elem);
+	atomic_fetch_add_explicit(&released, 1, memory_order_relaxed);
+}
+
+static void str_lost(void *elem, void *arg)
+{
+	(void)arg;
+	free(*(char **)elem);
+	atomic_fetch_add_explicit(&lost_strs, 1, memory_order_relaxed);
+}
+
+static void str_drop(void *elem)
+{
+	free(*(char **)elem);
+	atomic_fetch_add_explicit(&dropped_strs, 1, memory_order_relaxed);
+}
+
+/* @n strings through a bridge with max_frame @max; every one that arrives
+ * must equal make_str() of its number, in order; return how many came. */
+static uint64_t strings_through(const char *url, uint64_t n, size_t max, chan_net_stats_t *ss,
+				chan_net_stats_t *rs)
+{
+	chan_net_counters_t *sc = chan_net_counters_new(), *rcn = chan_net_counters_new();
+	chan_group_t *g = chan_group_new(chan_ctx_background());
+	chan_t *in = chan_new(sizeof(char *), CHAN_UNBOUNDED);
+	uint64_t got = 0, last = 0;
+	char *p;
+	int r;
+
+	for (uint64_t i = 0; i < n; i++) {
+		p = make_str(i);
+		cr_assert_eq(chan_send(in, &p), 0);
+	}
+	chan_close(in);
+	cr_assert_eq(chan_net_send_to(g, in, url,
+				      &(chan_net_opts_t){.encode = str_encode,
+							 .release = str_release,
+							 .on_lost = str_lost,
+							 .max_frame = max,
+							 .window = 64,
+							 .counters = sc}),
+		     0);
+	chan_release(in);
+	chan_t *out = chan_net_recv_from(
+		g, url,
+		&(chan_net_opts_t){.out = {.elem_size = sizeof(char *), .capacity = 32, .drop = str_drop},
+				   .decode = str_decode,
+				   .counters = rcn,
+				   .log = log_capture});
+
+	cr_assert_not_null(out);
+	while ((r = chan_recv_timeout(out, &p, RECV_TIMEOUT)) == 0) {
+		uint64_t i = strtoull(p, NULL, 10);
+		char *want = make_str(i);
+
+		cr_assert_str_eq(p, want);
+		cr_assert(got == 0 || i > last, "%llu after %llu", (unsigned long long)i,
+			  (unsigned long long)last);
+		last = i;
+		got++;
+		free(want);
+		free(p);
+	}
+	cr_assert_eq(r, -EPIPE);
+	cr_assert_eq(chan_group_wait(g), 0);
+	*ss = stats(sc);
+	*rs = stats(rcn);
+	chan_release(out);
+	chan_group_destroy(g);
+	chan_net_counters_destroy(sc);
+	chan_net_counters_destroy(rcn);
+	return got;
+}
+
+Test(net, codec_strings_in_order, .timeout = 120)
+{
+	chan_net_stats_t ss, rs;
+
+	atomic_store_explicit(&released, 0, memory_order_relaxed);
+	/* 8 KiB frames: a window of 64 strings splits by size. */
+	cr_assert_eq(strings_through(ipc_url("codec"), 5000, 8192, &ss, &rs), 5000);
+	cr_assert_eq(ss.acked, 5000);
+	cr_assert_eq(ss.lost, 0);
+	cr_assert_eq(rs.delivered, 5000);
+	cr_assert_eq(atomic_load_explicit(&released, memory_order_relaxed), 5000,
+		     "every acked value released once");
+	cr_assert_eq(atomic_load_explicit(&dropped_strs, memory_order_relaxed), 0);
+}
+
+Test(net, codec_failures_counted, .timeout = 120)
+{
+	chan_net_stats_t ss, rs;
+
+	atomic_store_explicit(&released, 0, memory_order_relaxed);
+	atomic_store_explicit(&lost_strs, 0, memory_order_relaxed);
+	/* Frames of 2 KiB: the 3000-byte strings never fit and are lost;
+	 * every 10th does not encode; "13:" does not decode. */
+	encode_fail_every = 10;
+	decode_fail_13 = true;
+	uint64_t n = 700, big = 0, fail = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (i % 10 == 0 && i != 0)
+			fail++;
+		else if (i % 7 == 0)
+			big++;
+	}
+	uint64_t got = strings_through(tcp_url(), n, 2048, &ss, &rs);
+
+	cr_assert_eq(ss.lost, big + fail);
+	cr_assert_eq(atomic_load_explicit(&lost_strs, memory_order_relaxed), big + fail);
+	cr_assert_eq(ss.acked, n - big - fail);
+	cr_assert_eq(atomic_load_explicit(&released, memory_order_relaxed), n - big - fail);
+	cr_assert_eq(rs.malformed, 1, "13 did not decode");
+	cr_assert_eq(got, n - big - fail - 1);
+	cr_assert_eq(rs.delivered, got);
+	encode_fail_every = 0;
+	decode_fail_13 = false;
+}
+
+Test(net, codec_mismatch_refused, .timeout = 60)
+{
+	chan_group_t *gs = chan_group_new(chan_ctx_background());
+	chan_group_t *gr = chan_group_new(chan_ctx_background());
+	chan_net_counters_t *rcn = chan_net_counters_new();
+	const char *url = ipc_url("codecmix");
+	chan_t *in = chan_new(sizeof(char *), 4);
+	char *p = make_str(1);
+
+	cr_assert_eq(chan_send(in, &p), 0);
+	/* The sender encodes, the receiver copies bytes: refused. */
+	cr_assert_eq(chan_net_send_to(gs, in, url,
+				      &(chan_net_opts_t){.encode = str_encode,
+							 .release = str_release,
+							 .on_lost = str_lost}),
+		     0);
+	chan_t *out = chan_net_recv_from(
+		gr, url,
+		&(chan_net_opts_t){.out = {.elem_size = sizeof(char *)}, .counters = rcn,
+				   .log = log_capture});
+
+	cr_assert_not_null(out);
+	cr_assert_eq(chan_group_wait(gs), -EPROTO);
+	cr_assert_geq(stats(rcn).refused, 1);
+	cr_assert(strstr(last_log, "encode") != NULL, "logged: %s", last_log);
+	cr_assert_eq(chan_len(out), 0);
+	chan_group_cancel(gr, 0);
+	cr_assert_eq(chan_group_wait(gr), 0);
+	chan_release(out);
+	chan_release(in);
+	chan_group_destroy(gs);
+	chan_group_destroy(gr);
+	chan_net_counters_destroy(rcn);
+}
+
+Test(net, codec_undelivered_value_dropped, .timeout = 60)
+{
+	chan_group_t *g = chan_group_new(chan_ctx_background());
+	const char *url = ipc_url("codecdrop");
+	chan_t *in = chan_new(sizeof(char *), 4);
+
+	atomic_store_explicit(&dropped_strs, 0, memory_order_relaxed);
+	for (uint64_t i = 1; i <= 3; i++) {
+		char *p = make_str(i);
+
+		cr_assert_eq(chan_send(in, &p), 0);
+	}
+	cr_assert_eq(chan_net_send_to(g, in, url,
+				      &(chan_net_opts_t){.encode = str_encode,
+							 .release = str_release,
+							 .on_lost = str_lost}),
+		     0);
+	/* Capacity 1, nobody receiving: the first value waits in the channel,
+	 * the second decoded one in the bridge's send. */
+	chan_t *out = chan_net_recv_from(
+		g, url,
+		&(chan_net_opts_t){.out = {.elem_size = sizeof(char *), .capacity = 1,
+					   .drop = str_drop},
+				   .decode = str_decode});
+	int64_t end = chan_now() + RECV_TIMEOUT;
+
+	cr_assert_not_null(out);
+	while (chan_len(out) < 1 && chan_now() < end)
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	cr_assert_eq(chan_len(out), 1);
+	chan_group_cancel(g, 0);
+	cr_assert_eq(chan_group_wait(g), 0);
+	cr_assert_eq(atomic_load_explicit(&dropped_strs, memory_order_relaxed), 1,
+		     "the value the bridge could not send");
+	chan_release(out);
+	cr_assert_eq(atomic_load_explicit(&dropped_strs, memory_order_relaxed), 2,
+		     "and the one buffered, when the channel went");
+	chan_release(in);
+	chan_group_destroy(g);
+}
+
+Test(net, codec_bad_options)
+{
+	chan_group_t *g = chan_group_new(chan_ctx_background());
+	chan_t *in = chan_new(sizeof(char *), 1);
+	const chan_opts_t out = {.elem_size = sizeof(char *)};
+
+	cr_assert_eq(chan_net_send_to(g, in, ipc_url("cb"), &(chan_net_opts_t){.decode = str_decode}),
+		     -EINVAL);
+	cr_assert_eq(chan_net_send_to(g, in, ipc_url("cb"),
+				      &(chan_net_opts_t){.release = str_release}),
+		     -EINVAL, "release without encode");
+	errno = 0;
+	cr_assert_null(chan_net_recv_from(g, ipc_url("cb"),
+					  &(chan_net_opts_t){.out = out, .encode = str_encode}));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(chan_group_wait(g), 0);
+	chan_release(in);
+	chan_group_destroy(g);
+}
