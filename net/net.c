@@ -58,6 +58,7 @@
 #include <chan/net.h>
 
 #include "frame_pvt.h"
+#include "hmac_pvt.h"
 #include "tls_pvt.h"
 
 #define NET_DEFAULT_WINDOW    1024
@@ -70,7 +71,8 @@
 struct chan_net_counters {
 	/* Statistics only: every access is relaxed, nothing is published through
 	 * them, and a snapshot makes no promise across fields. */
-	_Atomic uint64_t delivered, duplicates, acked, resent, lost, malformed, refused, eos;
+	_Atomic uint64_t delivered, duplicates, acked, resent, lost, malformed, refused, eos,
+		unauthenticated;
 };
 
 /* What both sides share: the socket, its closer, counters and log. */
@@ -88,6 +90,8 @@ struct endpoint {
 	const char *side; /* "send" / "recv", for logs */
 	size_t esz;
 	uint64_t id;
+	bool auth; /* opts.secret: every frame carries an HMAC under key */
+	struct chan__hmac_key key;
 };
 
 struct sender {
@@ -252,6 +256,7 @@ static void endpoint_free(struct endpoint *ep)
 	nng_close(ep->sock);
 	nng_aio_free(ep->aio);
 	pthread_mutex_destroy(&ep->lock);
+	explicit_bzero(&ep->key, sizeof(ep->key));
 }
 
 /*
@@ -344,7 +349,8 @@ static int endpoint_open(struct endpoint *ep, bool req, bool listen, const char 
 		 * stopped receiver rather than bypass it (chan/net.h). */
 		rv = nng_socket_set_ms(ep->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	if (rv == 0)
-		rv = nng_socket_set_size(ep->sock, NNG_OPT_RECVMAXSZ, req ? 4096 : max_frame);
+		rv = nng_socket_set_size(ep->sock, NNG_OPT_RECVMAXSZ,
+					 (req ? 4096 : max_frame) + CHAN__NET_MAC);
 	if (rv == 0)
 		rv = nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMINT, 10);
 	if (rv == 0)
@@ -358,19 +364,44 @@ static int endpoint_open(struct endpoint *ep, bool req, bool listen, const char 
 	return 0;
 }
 
-/* Send @len bytes of @buf as one message. 0, or the NNG error. */
+/* Send @len bytes of @buf as one message (and its tag, with a secret). 0,
+ * or the NNG error. */
 static int send_bytes(struct endpoint *ep, const void *buf, size_t len)
 {
 	nng_msg *m;
-	int rv = nng_msg_alloc(&m, len);
+	int rv = nng_msg_alloc(&m, len + (ep->auth ? CHAN__NET_MAC : 0));
 
 	if (rv != 0)
 		return rv;
 	memcpy(nng_msg_body(m), buf, len);
+	if (ep->auth)
+		chan__hmac(&ep->key, buf, len, (unsigned char *)nng_msg_body(m) + len);
 	rv = endpoint_io(ep, IO_SEND, &m, NNG_DURATION_INFINITE);
 	if (rv != 0)
 		nng_msg_free(m);
 	return rv;
+}
+
+/*
+ * With a secret: whether the @*len bytes at @b end in the tag of the rest
+ * (then *@len drops the tag); counted and logged if not. Without: true.
+ */
+static bool authentic(struct endpoint *ep, const void *b, size_t *len)
+{
+	unsigned char mac[CHAN__NET_MAC];
+
+	if (!ep->auth)
+		return true;
+	if (*len >= CHAN__NET_MAC) {
+		chan__hmac(&ep->key, b, *len - CHAN__NET_MAC, mac);
+		if (chan__mac_equal(mac, (const unsigned char *)b + *len - CHAN__NET_MAC)) {
+			*len -= CHAN__NET_MAC;
+			return true;
+		}
+	}
+	COUNT(ep, unauthenticated, 1);
+	net_log(ep, "dropped a %zu-byte frame that does not carry our secret's tag", *len);
+	return false;
 }
 
 /* Reply with a header-only frame of @type. */
@@ -469,7 +500,17 @@ static int exchange(struct sender *s, unsigned type, size_t n)
 		}
 		if (rv != 0)
 			return nng_to_errno(rv);
-		enum chan__net_parse p = chan__net_hdr_get(nng_msg_body(m), nng_msg_len(m), &h, &why);
+		size_t mlen = nng_msg_len(m);
+
+		if (!authentic(ep, nng_msg_body(m), &mlen)) {
+			/* Not from a receiver that has our secret: ask again,
+			 * after a breath. */
+			nng_msg_free(m);
+			if (endpoint_io(ep, IO_SLEEP, NULL, 1) == NNG_ECANCELED)
+				return -ECANCELED;
+			continue;
+		}
+		enum chan__net_parse p = chan__net_hdr_get(nng_msg_body(m), mlen, &h, &why);
 
 		nng_msg_free(m);
 		if (p == CHAN__NET_OK && h.type == CHAN__NET_REFUSE) {
@@ -648,6 +689,8 @@ static int check_common(chan_group_t *g, const char *url, const chan_net_opts_t 
 		return -EINVAL;
 	if (max_frame_of(o) < CHAN__NET_HDR + esz || max_frame_of(o) > UINT32_MAX)
 		return -EINVAL;
+	if ((o->secret == NULL) != (o->secret_len == 0))
+		return -EINVAL;
 	return 0;
 }
 
@@ -665,6 +708,9 @@ static void endpoint_setup(struct endpoint *ep, const chan_net_opts_t *o, const 
 	ep->side = side;
 	ep->esz = esz;
 	ep->id = random_id();
+	ep->auth = o->secret != NULL;
+	if (ep->auth)
+		chan__hmac_key(&ep->key, o->secret, o->secret_len);
 }
 
 int chan_net_send_to(chan_group_t *g, chan_t *in, const char *url, const chan_net_opts_t *o)
@@ -833,8 +879,12 @@ static int handle(struct receiver *rc, const unsigned char *b, size_t len, chan_
 	struct endpoint *ep = &rc->ep;
 	struct chan__net_hdr h;
 	const char *why;
-	enum chan__net_parse p = chan__net_hdr_get(b, len, &h, &why);
+	enum chan__net_parse p;
 	struct peer *peer;
+
+	if (!authentic(ep, b, &len))
+		return 0; /* never answered: nothing to learn from us */
+	p = chan__net_hdr_get(b, len, &h, &why);
 
 	if (p == CHAN__NET_BAD_MAGIC || p == CHAN__NET_MALFORMED) {
 		COUNT(ep, malformed, 1);
@@ -1054,6 +1104,7 @@ void chan_net_counters_read(const chan_net_counters_t *c, chan_net_stats_t *st)
 	READ(malformed);
 	READ(refused);
 	READ(eos);
+	READ(unauthenticated);
 #undef READ
 }
 

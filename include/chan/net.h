@@ -90,6 +90,20 @@
  * is read: nothing from it is ever delivered. Without TLS, use ipc:// or a
  * trusted network: plain tcp:// is neither encrypted nor authenticated.
  *
+ * A shared secret (opts.secret, on both sides) authenticates plain tcp://:
+ * every frame carries an HMAC-SHA256 tag of header and payload under it,
+ * checked before the frame is parsed; a frame without the right tag is
+ * counted (unauthenticated), logged and dropped, never delivered nor
+ * answered, so a peer without the secret can neither inject values nor
+ * acknowledge (and so make a sender discard) any. It does not encrypt,
+ * and it does not stop a recorded frame from being replayed to a receiver
+ * that started afresh since (within a receiver's life a replay is a
+ * duplicate and dropped); use TLS for that. Deviation from a handshake
+ * that disconnects the peer: such a peer's connection is left open, its
+ * frames dropped, because closing an NNG 1.5 pipe that is receiving can
+ * hang NNG for good (see endpoint_close() in net/net.c); an attacker could
+ * otherwise use that to stop the process's NNG.
+ *
  * Payloads: by default a value's elem_size bytes are copied as they are
  * (same layout and byte order on both sides). Pointer payloads, or any that
  * need a portable form, take an encode() on the sender and a decode() on
@@ -97,8 +111,7 @@
  * the bytes encode() made, and release() frees the sender's copy once it
  * was acknowledged.
  *
- * Not covered yet: a shared-secret handshake for plain tcp://, pub/sub
- * across hosts.
+ * Not covered yet: pub/sub across hosts.
  *
  * Concurrency: every function is thread-safe. A bridge's input may have any
  * number of other senders; a receiver's output any number of receivers
@@ -152,9 +165,12 @@ typedef struct chan_net_counters chan_net_counters_t;
  * @refused:    receiver: frames refused (version or elem_size mismatch);
  *              sender: refusals received.
  * @eos:        receiver: distinct senders whose end-of-stream arrived.
+ * @unauthenticated: with a secret: frames dropped because they do not carry
+ *              its tag (both sides).
  */
 typedef struct chan_net_stats {
 	uint64_t delivered, duplicates, acked, resent, lost, malformed, refused, eos;
+	uint64_t unauthenticated;
 } chan_net_stats_t;
 
 /**
@@ -223,6 +239,13 @@ typedef struct chan_net_stats {
  *             here); NULL: nothing. A value is handed to exactly one of
  *             @release and @on_lost (set both, or lost values leak).
  * @codec_arg: passed to @encode, @decode and @release.
+ * @secret:    a shared secret (@secret_len bytes, copied; both NULL/0 or
+ *             both set, else -EINVAL): every frame, both ways, carries an
+ *             HMAC-SHA256 tag under it, and a frame without the right tag
+ *             is dropped and counted (unauthenticated), never delivered nor
+ *             answered. For plain tcp:// between peers that share the
+ *             secret; see "Security" above for what it does not do.
+ * @secret_len: its length in bytes.
  */
 typedef struct chan_net_opts {
 	chan_opts_t out;
@@ -244,6 +267,8 @@ typedef struct chan_net_opts {
 	int (*decode)(const void *buf, size_t len, void *elem, void *arg);
 	void (*release)(void *elem, void *arg);
 	void *codec_arg;
+	const void *secret;
+	size_t secret_len;
 } chan_net_opts_t;
 
 /**

@@ -5,8 +5,10 @@
  * conservation of 100,000 values, two receivers sharing a stream, a
  * receiver torn down and replaced mid-stream, close propagation, group
  * cancellation, elem_size and version refusal, malformed frames from a raw
- * NNG socket, what the sender hands to on_lost; and tls+tcp:// with
- * certificates made by openssl: verified, mutual, and refused peers.
+ * NNG socket, what the sender hands to on_lost; tls+tcp:// with
+ * certificates made by openssl: verified, mutual, and refused peers;
+ * encode/decode; the shared secret, and SHA-256/HMAC against FIPS 180-4's
+ * and RFC 4231's vectors.
  *
  * Every wait has a deadline (RECV_TIMEOUT, wait_count()); nothing sleeps to
  * let a race settle: waits are on a received value, a closed channel, a
@@ -33,6 +35,7 @@
 #include <chan/net.h>
 
 #include "net/frame_pvt.h"
+#include "net/hmac_pvt.h"
 
 #define S	     INT64_C(1000000000)
 #define RECV_TIMEOUT (30 * S)
@@ -854,7 +857,8 @@ Test(net, tls_end_to_end, .timeout = 120)
 
 /* A sender on @url with @so, a receiver with @ro: the handshake fails, so
  * within @ms nothing may arrive; then both are canceled. */
-static void tls_refused(const char *url, chan_net_opts_t so, chan_net_opts_t ro, int64_t ms)
+static chan_net_stats_t tls_refused(const char *url, chan_net_opts_t so, chan_net_opts_t ro,
+				    int64_t ms)
 {
 	chan_net_counters_t *rcn = chan_net_counters_new();
 	chan_group_t *g = chan_group_new(chan_ctx_background());
@@ -874,9 +878,13 @@ static void tls_refused(const char *url, chan_net_opts_t so, chan_net_opts_t ro,
 	cr_assert_eq(stats(rcn).delivered, 0);
 	chan_group_cancel(g, 0);
 	cr_assert_eq(chan_group_wait(g), 0);
+
+	chan_net_stats_t rs = stats(rcn);
+
 	chan_release(out);
 	chan_group_destroy(g);
 	chan_net_counters_destroy(rcn);
+	return rs;
 }
 
 Test(net, tls_unverified_peers_get_nothing, .timeout = 60)
@@ -1208,6 +1216,112 @@ Test(net, codec_bad_options)
 	errno = 0;
 	cr_assert_null(chan_net_recv_from(g, ipc_url("cb"),
 					  &(chan_net_opts_t){.out = out, .encode = str_encode}));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(chan_group_wait(g), 0);
+	chan_release(in);
+	chan_group_destroy(g);
+}
+
+/* ---- shared secret: HMAC-SHA256 on every frame ---- */
+
+static void hex_eq(const unsigned char *d, const char *want)
+{
+	char got[2 * CHAN__NET_MAC + 1];
+
+	for (int i = 0; i < CHAN__NET_MAC; i++)
+		snprintf(got + 2 * i, 3, "%02x", d[i]);
+	cr_assert_str_eq(got, want);
+}
+
+Test(net, sha256_hmac_vectors)
+{
+	struct chan__sha256 c;
+	struct chan__hmac_key k;
+	unsigned char d[CHAN__NET_MAC], key[131];
+	static char a[1000];
+
+	chan__sha256_init(&c);
+	chan__sha256_final(&c, d);
+	hex_eq(d, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	chan__sha256_init(&c);
+	chan__sha256_update(&c, "abc", 3);
+	chan__sha256_final(&c, d);
+	hex_eq(d, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	chan__sha256_init(&c);
+	chan__sha256_update(&c, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56);
+	chan__sha256_final(&c, d);
+	hex_eq(d, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	/* A million 'a', fed in uneven pieces (the partial-block path). */
+	memset(a, 'a', sizeof(a));
+	chan__sha256_init(&c);
+	for (size_t done = 0, step = 1; done < 1000000; done += step, step = step % 997 + 1)
+		chan__sha256_update(&c, a, step < 1000000 - done ? step : 1000000 - done);
+	chan__sha256_final(&c, d);
+	hex_eq(d, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	/* RFC 4231, test cases 1, 2 and 6 (a key longer than a block). */
+	memset(key, 0x0b, 20);
+	chan__hmac_key(&k, key, 20);
+	chan__hmac(&k, "Hi There", 8, d);
+	hex_eq(d, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	chan__hmac_key(&k, "Jefe", 4);
+	chan__hmac(&k, "what do ya want for nothing?", 28, d);
+	hex_eq(d, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	memset(key, 0xaa, sizeof(key));
+	chan__hmac_key(&k, key, sizeof(key));
+	chan__hmac(&k, "Test Using Larger Than Block-Size Key - Hash Key First", 54, d);
+	hex_eq(d, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	cr_assert(chan__mac_equal(d, d));
+	unsigned char e[CHAN__NET_MAC];
+
+	memcpy(e, d, sizeof(e));
+	e[31] ^= 1;
+	cr_assert(!chan__mac_equal(d, e));
+}
+
+Test(net, secret_end_to_end, .timeout = 120)
+{
+	static const char secret[] = "correct horse battery staple";
+	const chan_net_opts_t o = {.secret = secret, .secret_len = sizeof(secret) - 1};
+
+	end_to_end_with(tcp_url(), o, o, 20000);
+}
+
+Test(net, secret_mismatch_gets_nothing, .timeout = 60)
+{
+	static const char a[] = "one secret", b[] = "another secret";
+	chan_net_stats_t st;
+
+	/* Different secrets. */
+	st = tls_refused(tcp_url(), (chan_net_opts_t){.secret = a, .secret_len = sizeof(a)},
+			 (chan_net_opts_t){.secret = b, .secret_len = sizeof(b)}, 300);
+	cr_assert_geq(st.unauthenticated, 1, "the HELLO was not authentic");
+	/* A sender without one. */
+	st = tls_refused(tcp_url(), (chan_net_opts_t){0},
+			 (chan_net_opts_t){.secret = b, .secret_len = sizeof(b)}, 300);
+	cr_assert_geq(st.unauthenticated, 1);
+	/* A receiver without one: it cannot ack, the sender counts its replies. */
+	chan_net_counters_t *sc = chan_net_counters_new();
+
+	st = tls_refused(tcp_url(),
+			 (chan_net_opts_t){.secret = a, .secret_len = sizeof(a), .counters = sc},
+			 (chan_net_opts_t){0}, 300);
+	cr_assert_geq(stats(sc).unauthenticated, 1);
+	cr_assert_eq(stats(sc).acked, 0);
+	chan_net_counters_destroy(sc);
+}
+
+Test(net, secret_bad_options)
+{
+	chan_group_t *g = chan_group_new(chan_ctx_background());
+	chan_t *in = chan_new(sizeof(uint64_t), 1);
+
+	cr_assert_eq(chan_net_send_to(g, in, tcp_url(), &(chan_net_opts_t){.secret = "x"}), -EINVAL);
+	cr_assert_eq(chan_net_send_to(g, in, tcp_url(), &(chan_net_opts_t){.secret_len = 4}),
+		     -EINVAL);
+	errno = 0;
+	cr_assert_null(chan_net_recv_from(
+		g, tcp_url(),
+		&(chan_net_opts_t){.out = {.elem_size = 8}, .secret = "x", .secret_len = 0}));
 	cr_assert_eq(errno, EINVAL);
 	cr_assert_eq(chan_group_wait(g), 0);
 	chan_release(in);
