@@ -12,7 +12,8 @@
 # results/latest/limiter_table.{txt,csv}, and the worker pool against Go's errgroup
 # (bench/run_pool.py) into results/latest/pool_{table.txt,.csv}, and the M:N
 # scheduler's micro-benchmarks against Go's (bench/run_sched.py) into
-# results/<stamp>-sched/{table.txt,results.json}. The suite's table has a
+# results/<stamp>-sched/{table.txt,results.json}; the network bridge against
+# raw NNG (bench/net_bench) into results/<stamp>-net/table.txt. The suite's table has a
 # chan_go column: the same workloads with goroutines instead of threads.
 # Arguments go to bench/run_suite.py: --quick (smoke run), --msgs N,
 # --threads T, --repeats R, --only ROWS, --sweep 1,2,4,8,16, --impls LIST;
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh bench
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target pipeline_demo core_bench chan_suite \
-	pattern_bench pubsub_bench limiter_bench pool_bench sched_bench
+	pattern_bench pubsub_bench limiter_bench pool_bench sched_bench net_bench
 bash bench/peers/build.sh
 echo "=== pipeline demo ==="
 build/release/examples/pipeline_demo
@@ -54,3 +55,8 @@ python3 bench/run_pool.py "${patterns[@]}"
 
 echo "=== M:N scheduler micro-benchmarks, chan and Go ($(nproc) CPUs) ==="
 python3 bench/run_sched.py "${patterns[@]}"
+
+echo "=== network bridge against raw NNG ($(nproc) CPUs) ==="
+net_out=results/$(date -u +%Y%m%d-%H%M%S)-net
+mkdir -p "$net_out"
+build/release/bench/net_bench "${patterns[@]}" | tee "$net_out/table.txt"
