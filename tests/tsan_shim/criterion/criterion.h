@@ -16,6 +16,7 @@
 #define CHAN_TSAN_SHIM_CRITERION_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct crs_params {
 	int unused;
@@ -63,5 +64,6 @@ _Noreturn void crs_fail(const char *file, int line, const char *expr, const char
 #define cr_assert_geq(a, b, ...) crs_assert_op(>=, a, b, __VA_ARGS__)
 #define cr_assert_null(p, ...)	 crs_assert_op(==, (const void *)(p), NULL, __VA_ARGS__)
 #define cr_assert_not_null(p, ...) crs_assert_op(!=, (const void *)(p), NULL, __VA_ARGS__)
+#define cr_assert_str_eq(a, b, ...) crs_assert_op(==, strcmp((a), (b)), 0, __VA_ARGS__)
 
 #endif /* CHAN_TSAN_SHIM_CRITERION_H */
