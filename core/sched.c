@@ -96,6 +96,11 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
 #define SPIN_NS		 30000	   /* an idle M spins this long before parking */
 #define MONITOR_STUCK_NS 10000000  /* a P whose fiber ran this long is retaken */
 #define MONITOR_TICK_NS	 2000000   /* the monitor's period while Ps are busy */
+/* Stacks freed beyond the workers' caches (core/stack.c) that the monitor
+ * leaves warm, and the most it cools per tick while Ps are busy (all but
+ * STACKS_WARM before it sleeps). */
+#define STACKS_WARM	 64
+#define STACKS_PER_TICK	 4096
 
 struct m;
 
@@ -1080,6 +1085,9 @@ static void *monitor_main(void *arg)
 			continue;
 		}
 		if (atomic_load_explicit(&sched.npidle, memory_order_seq_cst) == sched.nprocs) {
+			/* Nothing runs: the exited goroutines' stacks go back
+			 * to the kernel before we sleep. */
+			chan__stack_scavenge(STACKS_WARM, SIZE_MAX);
 			/* All idle: sleep until startm() kicks us. seq_cst:
 			 * pairs with monitor_kick(); an M that started after
 			 * our store sees 1 and kicks. */
@@ -1096,6 +1104,7 @@ static void *monitor_main(void *arg)
 		now = chan_now();
 		for (unsigned i = 0; i < sched.nprocs; i++)
 			retake(sched.ps[i], now);
+		chan__stack_scavenge(STACKS_WARM, STACKS_PER_TICK);
 	}
 	return NULL;
 }

@@ -14,18 +14,31 @@
  *
  * Invariants (under global.lock):
  *  - every class has a distinct page-rounded size; class->free links only
- *    stacks of that size, each DONTNEED'ed, none in any cache;
+ *    stacks of that size, each DONTNEED'ed, none in any cache; class->warm
+ *    links stacks of that size freed beyond a cache and not cooled yet
+ *    (global.nwarm counts them all); none is on two lists;
  *  - class->arena is the newest arena, its slots [class->carved, nslots) were
  *    never handed out; older arenas are fully carved;
  *  - every slot handed out has its guard installed (guards survive
  *    MADV_DONTNEED, and fork(): the child inherits them with the mapping).
  * A cache holds at most CHAN__STACK_CACHE_MAX stacks, of any sizes, still warm.
+ *
+ * Cooling is off the goroutine's exit path: a stack beyond its worker's
+ * cache goes to its class's warm list (a lock and a push), and
+ * chan__stack_scavenge(), called by the scheduler's monitor, cools warm
+ * stacks in batches: sorted by address, neighbouring slots DONTNEED'ed as
+ * one range (guards included: guard regions and PROT_NONE survive
+ * MADV_DONTNEED), so that a burst of exits costs a few madvise() calls and
+ * TLB shootdowns instead of one each (measured: 1M goroutines woken and
+ * exited at once, 4.4-5.1 us each with a madvise() per exit). WARM_MAX
+ * bounds the warm stacks if nobody scavenges: beyond it a put cools inline.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -45,6 +58,11 @@
 #define GUARD_ADVICE MADV_GUARD_INSTALL
 #endif
 
+/* Warm stacks beyond which chan__stack_put() cools inline. */
+#define WARM_MAX (1u << 16)
+/* Stacks one scavenging round takes off the warm lists. */
+#define SCAVENGE_BATCH 256
+
 /* An arena holds at least this many slots, more if they are small. */
 #define ARENA_SLOTS_MIN 64
 #define ARENA_BYTES	(4u << 20)
@@ -61,6 +79,7 @@ struct size_class {
 	struct size_class *next;
 	size_t size;		   /* usable bytes, page-rounded */
 	struct chan__stack *free;  /* DONTNEED'ed stacks of this size */
+	struct chan__stack *warm;  /* freed, not DONTNEED'ed yet */
 	struct arena *arena;	   /* newest arena; slots from carved up are new */
 	unsigned carved;
 };
@@ -68,7 +87,8 @@ struct size_class {
 static struct {
 	struct chan__lock lock;
 	struct size_class *classes;
-} global = { { 0 }, NULL };
+	size_t nwarm; /* stacks on the warm lists */
+} global = { { 0 }, NULL, 0 };
 
 /* Set once pthread_atfork() succeeded; register_lock serialises trying. */
 static _Atomic bool atfork_registered;
@@ -231,6 +251,12 @@ static struct chan__stack *global_get(size_t size)
 	c = class_of(size);
 	if (!c)
 		goto out;
+	if (c->warm) { /* no page faults for its next user */
+		s = c->warm;
+		c->warm = s->next;
+		global.nwarm--;
+		goto out;
+	}
 	if (c->free) {
 		s = c->free;
 		c->free = s->next;
@@ -264,6 +290,18 @@ static void cool(struct chan__stack *s)
 	(void)madvise(s->lo, s->size, MADV_DONTNEED);
 }
 
+/* The class of an existing stack's size. Locked. */
+static struct size_class *class_had(size_t size)
+{
+	struct size_class *c;
+
+	for (c = global.classes; c && c->size != size; c = c->next)
+		;
+	/* Its class exists if chan__stack_get() made it. */
+	CHAN__ASSERT(c != NULL);
+	return c;
+}
+
 /* Push the chain @first..@last (all DONTNEED'ed) onto the lists. */
 static void global_put_chain(struct chan__stack *first)
 {
@@ -273,12 +311,8 @@ static void global_put_chain(struct chan__stack *first)
 	chan__lock_acquire(&global.lock);
 	for (s = first; s; s = next) {
 		next = s->next;
-		if (!c || c->size != s->size) {
-			for (c = global.classes; c && c->size != s->size; c = c->next)
-				;
-			/* Its class exists if chan__stack_get() made it. */
-			CHAN__ASSERT(c != NULL);
-		}
+		if (!c || c->size != s->size)
+			c = class_had(s->size);
 		s->next = c->free;
 		c->free = s;
 	}
@@ -330,9 +364,84 @@ void chan__stack_put(struct chan__stack_cache *cache, struct chan__stack *s)
 		cache->count++;
 		return;
 	}
-	cool(s);
-	s->next = NULL;
-	global_put_chain(s);
+	chan__lock_acquire(&global.lock);
+	if (global.nwarm < WARM_MAX) {
+		struct size_class *c = class_had(s->size);
+
+		s->next = c->warm;
+		c->warm = s;
+		global.nwarm++;
+		s = NULL;
+	}
+	chan__lock_release(&global.lock);
+	if (s) { /* nobody scavenges enough: cool it here */
+		cool(s);
+		s->next = NULL;
+		global_put_chain(s);
+	}
+}
+
+static int by_address(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)(*(struct chan__stack *const *)a)->lo;
+	uintptr_t y = (uintptr_t)(*(struct chan__stack *const *)b)->lo;
+
+	return (x > y) - (x < y);
+}
+
+/* DONTNEED the @n stacks at @v (sorted by address), neighbours as one range. */
+static void cool_batch(struct chan__stack **v, size_t n)
+{
+	size_t guard = page_size();
+
+	for (size_t i = 0, j; i < n; i = j) {
+		char *end = (char *)v[i]->lo + v[i]->size;
+
+		for (j = i + 1; j < n && (char *)v[j]->lo == end + guard; j++)
+			end = (char *)v[j]->lo + v[j]->size;
+		/* As cool(): cannot fail on our own page-aligned mappings. */
+		(void)madvise(v[i]->lo, (size_t)(end - (char *)v[i]->lo), MADV_DONTNEED);
+	}
+}
+
+size_t chan__stack_scavenge(size_t keep, size_t max)
+{
+	struct chan__stack *v[SCAVENGE_BATCH];
+	size_t done = 0;
+
+	while (done < max) {
+		size_t n = 0;
+		struct size_class *c;
+
+		chan__lock_acquire(&global.lock);
+		for (c = global.classes; c; c = c->next)
+			while (c->warm && n < SCAVENGE_BATCH && done + n < max &&
+			       global.nwarm > keep) {
+				v[n++] = c->warm;
+				c->warm = c->warm->next;
+				global.nwarm--;
+			}
+		chan__lock_release(&global.lock);
+		if (n == 0)
+			break;
+		qsort(v, n, sizeof(v[0]), by_address);
+		cool_batch(v, n);
+		for (size_t i = 0; i < n; i++)
+			v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+		global_put_chain(v[0]);
+		done += n;
+	}
+	return done;
+}
+
+size_t chan__stack_warm(void)
+{
+	size_t n;
+
+	chan__lock_acquire(&global.lock);
+	n = global.nwarm;
+	chan__lock_release(&global.lock);
+	return n;
 }
 
 void chan__stack_cache_drain(struct chan__stack_cache *cache)

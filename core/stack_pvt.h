@@ -12,10 +12,12 @@
  *
  * A cache (owned by one scheduler worker; no locking inside, the caller
  * serialises) keeps freed stacks for reuse; above its limit a stack returns
- * to a process-wide free list (locked). A freed stack is MADV_DONTNEED'ed
- * (all of it: its record is not in its pages) only when it leaves the
- * per-worker cache, so a cached stack stays warm and a million goroutines
- * that came and went leave no resident memory behind, only address space.
+ * to a process-wide warm list (locked), and chan__stack_scavenge() (the
+ * scheduler's monitor calls it) later MADV_DONTNEEDs it (all of it: its
+ * record is not in its pages) in a batch, onto the free list: a cached
+ * stack stays warm, and a million goroutines that came and went leave no
+ * resident memory behind once the monitor has caught up, only address
+ * space.
  *
  * Limits: none of ours but address space (arenas are added as needed and
  * never unmapped). MAP_NORESERVE is ignored under vm.overcommit_memory=2,
@@ -72,7 +74,8 @@ struct chan__stack *chan__stack_get(struct chan__stack_cache *cache, size_t size
 
 /*
  * chan__stack_put() - give @s back: to @cache (NULL: none) if it holds
- * fewer than CHAN__STACK_CACHE_MAX, else DONTNEED'ed to the global list.
+ * fewer than CHAN__STACK_CACHE_MAX, else to the global warm list (cooled by
+ * chan__stack_scavenge(); cooled here if 65536 are warm already).
  * No fiber may run on @s any more. Concurrency: as chan__stack_get().
  */
 void chan__stack_put(struct chan__stack_cache *cache, struct chan__stack *s);
@@ -83,6 +86,17 @@ void chan__stack_put(struct chan__stack_cache *cache, struct chan__stack *s);
  * Concurrency: as chan__stack_get().
  */
 void chan__stack_cache_drain(struct chan__stack_cache *cache);
+
+/*
+ * chan__stack_scavenge() - DONTNEED warm stacks (those put beyond a cache)
+ * in batches, neighbours as one range, onto the free list, until at most
+ * @keep stay warm or @max were cooled. Return how many were. Thread-safe;
+ * makes system calls outside the lock.
+ */
+size_t chan__stack_scavenge(size_t keep, size_t max);
+
+/* chan__stack_warm() - how many stacks are warm (for tests). */
+size_t chan__stack_warm(void);
 
 /* chan__stack_guard_size() - bytes of the guard just below every s->lo. */
 size_t chan__stack_guard_size(void);

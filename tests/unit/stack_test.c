@@ -140,12 +140,23 @@ Test(stack, cache_limit_then_global_list_cold)
 	for (int i = 0; i < n; i++)
 		chan__stack_put(&cache, s[i]);
 	cr_assert_eq(cache.count, CHAN__STACK_CACHE_MAX);
-	/* The last one put went to the global list, DONTNEED'ed: zero again. */
+	/* The four put beyond the cache are warm, on the global list: the
+	 * last one comes back first, its bytes still there. */
+	cr_assert_eq(chan__stack_warm(), 4);
 	back = chan__stack_get(NULL, 0);
 	cr_assert_eq(back, s[n - 1]);
+	cr_assert_eq(((unsigned char *)back->lo)[0], 0x77, "a warm stack was cooled");
+	chan__stack_put(NULL, back);
+	/* Scavenged, they are DONTNEED'ed: zero again. */
+	cr_assert_eq(chan__stack_scavenge(0, SIZE_MAX), 4);
+	cr_assert_eq(chan__stack_warm(), 0);
+	back = chan__stack_get(NULL, 0);
+	cr_assert(back == s[n - 4] || back == s[n - 3] || back == s[n - 2] || back == s[n - 1],
+		  "not one of the four cooled");
 	for (size_t i = 0; i < back->size; i++)
 		cr_assert_eq(((unsigned char *)back->lo)[i], 0, "byte %zu of a cold stack", i);
 	chan__stack_put(NULL, back);
+	chan__stack_scavenge(0, SIZE_MAX);
 	chan__stack_cache_drain(&cache);
 	cr_assert_eq(cache.count, 0);
 	/* Everything is on the global list now: no new arena for n gets. */
@@ -209,7 +220,8 @@ Test(stack, guard_survives_cooling_and_fork)
 	int st;
 
 	cr_assert_not_null(s);
-	chan__stack_put(NULL, s); /* DONTNEED'ed */
+	chan__stack_put(NULL, s);
+	cr_assert_eq(chan__stack_scavenge(0, SIZE_MAX), 1); /* DONTNEED'ed */
 	cr_assert_eq(chan__stack_get(NULL, 0), s);
 	st = in_child(write_at, (char *)s->lo - chan__stack_guard_size(), out, sizeof(out));
 	cr_assert(killed_by(st, SIGSEGV), "the lowest guard byte did not fault (status %#x)", st);
@@ -218,6 +230,55 @@ Test(stack, guard_survives_cooling_and_fork)
 	/* The child keeps the stack itself usable. */
 	st = in_child(write_at, s->lo, out, sizeof(out));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+}
+
+Test(stack, guards_survive_batched_cooling)
+{
+	enum { N = 8 };
+	struct chan__stack *s[N];
+	char out[64];
+	int st;
+
+	/* Neighbouring slots of one arena, cooled together: one madvise()
+	 * over the stacks and the guards between them. */
+	for (int i = 0; i < N; i++) {
+		s[i] = chan__stack_get(NULL, 0);
+		cr_assert_not_null(s[i]);
+		memset(s[i]->lo, 0x33, s[i]->size);
+	}
+	for (int i = 0; i < N; i++)
+		chan__stack_put(NULL, s[i]);
+	cr_assert_eq(chan__stack_scavenge(0, SIZE_MAX), N);
+	for (int i = 0; i < N; i++) {
+		struct chan__stack *t = chan__stack_get(NULL, 0);
+		size_t g = chan__stack_guard_size();
+
+		for (size_t k = 0; k < t->size; k += 4096)
+			cr_assert_eq(((unsigned char *)t->lo)[k], 0, "byte %zu not cooled", k);
+		st = in_child(write_at, (char *)t->lo - g, out, sizeof(out));
+		cr_assert(killed_by(st, SIGSEGV), "the lowest guard byte did not fault (%#x)", st);
+		st = in_child(write_at, (char *)t->lo - 1, out, sizeof(out));
+		cr_assert(killed_by(st, SIGSEGV), "the top guard byte did not fault (%#x)", st);
+	}
+}
+
+Test(stack, scavenge_keeps_and_stops_where_told)
+{
+	enum { N = 40 };
+	struct chan__stack *s[N];
+
+	for (int i = 0; i < N; i++) {
+		s[i] = chan__stack_get(NULL, 0);
+		cr_assert_not_null(s[i]);
+	}
+	for (int i = 0; i < N; i++)
+		chan__stack_put(NULL, s[i]);
+	cr_assert_eq(chan__stack_warm(), N);
+	cr_assert_eq(chan__stack_scavenge(30, SIZE_MAX), N - 30, "keep");
+	cr_assert_eq(chan__stack_scavenge(0, 7), 7, "max");
+	cr_assert_eq(chan__stack_warm(), 23);
+	cr_assert_eq(chan__stack_scavenge(0, SIZE_MAX), 23);
+	cr_assert_eq(chan__stack_scavenge(0, SIZE_MAX), 0);
 }
 
 /* ---- memory ------------------------------------------------------------------ */
@@ -242,6 +303,9 @@ Test(stack, ten_thousand_stacks_commit_only_what_is_touched)
 	cr_assert_gt(used - made, (size_t)N * TOUCH / 2, "touching did not commit (%zu)", used - made);
 	for (int i = 0; i < N; i++)
 		chan__stack_put(NULL, s[i]);
+	cr_assert_eq(chan__stack_warm(), N, "put beyond any cache: warm");
+	/* Neighbours are cooled as one range: far fewer calls than stacks. */
+	cr_assert_eq(chan__stack_scavenge(0, SIZE_MAX), N);
 	freed = rss();
 	/* TSan's shadow of the touched pages stays resident: only the two
 	 * checks above mean something there. */
@@ -333,7 +397,8 @@ static void *churn_global(void *arg)
 
 		if (!s)
 			return "chan__stack_get() failed";
-		chan__stack_put(NULL, s); /* DONTNEED, then the lock */
+		chan__stack_put(NULL, s); /* the lock: onto the warm list */
+		chan__stack_scavenge(0, SIZE_MAX); /* DONTNEED, the lock again */
 	}
 	return NULL;
 }
