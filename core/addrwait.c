@@ -14,6 +14,17 @@
  * otherwise the waker finds the entry. The waker claims every entry of its
  * address under the lock and unparks them after (the records live on the
  * goroutines' stacks until their unpark).
+ *
+ * Threads sleep on the futex itself, counted in their bucket's os_sleepers,
+ * so that a wake with no thread asleep makes no futex call (a wait group
+ * released to a goroutine, the common case, is then syscall-free). No lost
+ * wakeup, by Dekker on seq_cst operations (S their total order): the
+ * thread increments os_sleepers (T1), then loads *addr (T2) and sleeps only
+ * if it still holds val; the waker changed *addr with a seq_cst operation
+ * (W1: the caller's contract) before it loads os_sleepers (W2). If W2 reads
+ * 0, T1 follows W2 in S, so T2 follows W1 and sees the change: the thread
+ * does not sleep. Otherwise the waker calls futex_wake, and the kernel
+ * orders that against the thread's futex_wait (which rechecks *addr).
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -38,6 +49,7 @@ struct entry {
 static struct bucket {
 	struct chan__lock lock;
 	struct chan__dlist waiters; /* of entry.link, under lock */
+	_Atomic uint32_t os_sleepers; /* threads in chan__addr_wait() on this bucket */
 } lot[BUCKETS];
 
 static struct bucket *bucket_of(_Atomic uint32_t *addr)
@@ -52,11 +64,16 @@ void chan__addr_wait(_Atomic uint32_t *addr, uint32_t val)
 	struct bucket *b;
 	struct entry e;
 
+	b = bucket_of(addr);
 	if (!chan__sched_self()) {
-		chan__futex_wait(addr, val, CHAN__FOREVER);
+		/* Seq_cst, T1 and T2 of the proof above: pair with W1 and W2. */
+		atomic_fetch_add_explicit(&b->os_sleepers, 1, memory_order_seq_cst);
+		if (atomic_load_explicit(addr, memory_order_seq_cst) == val)
+			chan__futex_wait(addr, val, CHAN__FOREVER);
+		/* Relaxed: a wake that still sees us makes one futex call too many. */
+		atomic_fetch_sub_explicit(&b->os_sleepers, 1, memory_order_relaxed);
 		return;
 	}
-	b = bucket_of(addr);
 	e.addr = addr;
 	chan__waiter_init(&e.w);
 	chan__lock_acquire(&b->lock);
@@ -76,7 +93,9 @@ void chan__addr_wake_all(_Atomic uint32_t *addr)
 	struct bucket *b = bucket_of(addr);
 	struct chan__dlink *l, *next, *claimed = NULL;
 
-	chan__futex_wake(addr, INT_MAX);
+	/* Seq_cst, W2 of the proof above: pairs with T1. */
+	if (atomic_load_explicit(&b->os_sleepers, memory_order_seq_cst) != 0)
+		chan__futex_wake(addr, INT_MAX);
 	chan__lock_acquire(&b->lock);
 	for (l = b->waiters.first; l; l = next) {
 		struct entry *e = chan__container_of(l, struct entry, link);

@@ -20,8 +20,9 @@ void chan__addr_wait(_Atomic uint32_t *addr, uint32_t val);
 
 /*
  * chan__addr_wake_all() - wake every thread and goroutine waiting on @addr.
- * The caller changed *@addr before (with release order, which the wait's
- * re-check acquires).
+ * The caller changed *@addr before, with a seq_cst operation (it is also
+ * the release that the wait's re-check acquires): the wake skips the futex
+ * call when no thread sleeps, and that needs the order (addrwait.c).
  */
 void chan__addr_wake_all(_Atomic uint32_t *addr);
 

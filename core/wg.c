@@ -69,8 +69,9 @@ void chan_wg_add(chan_wg_t *wg, int n)
 	} while (!atomic_compare_exchange_weak_explicit(&wg->state, &s, ns, memory_order_acq_rel,
 							memory_order_relaxed));
 	if (count == 0 && n != 0 && SLEEPERS(s)) {
-		/* Release: pairs with the sleepers' acquire loads of futex. */
-		atomic_fetch_add_explicit(&wg->futex, 1, memory_order_release);
+		/* Release: pairs with the sleepers' acquire loads of futex.
+		 * Seq_cst: chan__addr_wake_all()'s contract (W1 of its proof). */
+		atomic_fetch_add_explicit(&wg->futex, 1, memory_order_seq_cst);
 		chan__addr_wake_all(&wg->futex);
 	}
 }
