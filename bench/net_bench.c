@@ -350,7 +350,7 @@ int main(int argc, char **argv)
 	printf("net_bench: %d run(s) each, medians; %ld CPUs; NNG %s\n\n", repeats,
 	       sysconf(_SC_NPROCESSORS_ONLN), nng_version());
 	printf("| transport | value | raw NNG push/pull | bridge w=1 | bridge w=64 | bridge w=1024 "
-	       "| raw/bridge(1024) | rtt raw req/rep | rtt bridge |\n");
+	       "| bridge(1024)/raw | rtt raw req/rep | rtt bridge |\n");
 	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (size_t t = 0; t < 3; t++) {
 		for (size_t s = 0; s < 2; s++) {
@@ -363,10 +363,10 @@ int main(int argc, char **argv)
 			double rr = median_of(one, transports[t], esz, 0, count(5000), 3);
 			double brt = median_of(one, transports[t], esz, 0, count(5000), 2);
 
-			printf("| %s | %zu B | %.2f M/s | %.3f M/s | %.2f M/s | %.2f M/s | %.2fx "
+			printf("| %s | %zu B | %.2f M/s | %.3f M/s | %.2f M/s | %.2f M/s | %.0fx "
 			       "| %.1f us | %.1f us |\n",
 			       transports[t], esz, raw / 1e6, br[0] / 1e6, br[1] / 1e6, br[2] / 1e6,
-			       raw / br[2], rr, brt);
+			       br[2] / raw, rr, brt);
 			fflush(stdout);
 		}
 	}
