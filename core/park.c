@@ -37,9 +37,10 @@
  * Goroutines (w->fiber set) do not spin and do not sleep on the futex: they
  * switch out (chan__sched_park()) and a waker makes them runnable
  * (chan__sched_ready()). The futex word is the same state word:
- *   park    the fiber switches to its worker's own stack, and only there,
- *           with its context saved, commits IDLE -> SLEEPING (CAS). If the
- *           CAS fails (NOTIFIED or TIMEDOUT came first) it resumes at once.
+ *   park    the fiber switches out (to its worker's own stack, or straight
+ *           to the next fiber of that worker), and only there, with its
+ *           context saved, commits IDLE -> SLEEPING (CAS). If the CAS fails
+ *           (NOTIFIED or TIMEDOUT came first) it is runnable again at once.
  *   unpark  exchange -> NOTIFIED; only if the old value was SLEEPING it
  *           readies the fiber. So a fiber is readied only once it has fully
  *           switched out (no worker can resume a half-saved context), and
@@ -124,7 +125,7 @@ static bool fiber_commit(void *arg)
 	struct chan__waiter *w = arg;
 	uint32_t v = PARK_IDLE;
 
-	/* Runs on the worker's stack, the fiber's context saved. Release:
+	/* Runs after the switch, the fiber's context saved. Release:
 	 * publishes that context to whoever readies it after reading
 	 * SLEEPING (acq_rel exchange in chan__unpark(), CAS in the timer).
 	 * Acquire on failure: pairs with their release. */

@@ -13,9 +13,11 @@
  *          head, thieves take half from head with a CAS), runnext, a stack
  *          cache, the owner M.
  *   M      a thread: its own stack is the scheduler context ("g0"), from
- *          which it switches to a fiber and to which every fiber switches
- *          back (park, yield, exit). Ms live until the process ends; idle
- *          ones sleep on their futex word.
+ *          which it switches to a fiber. A fiber that parks, yields or exits
+ *          switches straight to the next fiber of its P if there is one
+ *          (switch_direct(): that fiber finishes the park, yield or exit),
+ *          else back to g0. Ms live until the process ends; idle ones sleep
+ *          on their futex word.
  *
  * Locks and ownership. sched.lock guards the idle-P list, the idle-M list
  * and the global queue. A P's ring has one producer (the M that owns the P)
@@ -87,6 +89,7 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
 				     size_t *size_old);
+void __asan_unpoison_memory_region(const void *addr, size_t size);
 #else
 #define CHAN__ASAN 0
 #endif
@@ -154,9 +157,13 @@ struct m {
 	_Atomic uint32_t in_rt;	 /* see "retake handshake" */
 	_Atomic uint32_t note;	 /* futex: 1 once startm() handed us a P */
 	bool spinning;
-	enum act act;	      /* what g0 does with cur when it switches back */
+	enum act act;	      /* what g0 (or, with prev set, the next fiber) does
+			       * with the fiber that switched out */
 	bool (*commit)(void *);
 	void *commit_arg;
+	/* Set by switch_direct(): the fiber that switched straight to the one
+	 * now running, whose act the latter finishes in resumed(). */
+	struct chan__fiber *prev;
 	struct m *next_idle;  /* under sched.lock */
 	struct chan__fiber *seen_next; /* steal_runnext()'s memory ... */
 	uint32_t seen_tick;
@@ -807,8 +814,11 @@ static void asan_start(void **fake, struct chan__fiber *to, struct m *m)
 }
 #endif
 
-/* g0 -> @f, and back when @f switches to g0. */
-static void run_fiber(struct m *m, struct chan__fiber *f)
+/*
+ * g0 -> @f, and back when a fiber switches to g0: @f, or another fiber that
+ * @f (or a successor of it) switched to directly. Returns that fiber.
+ */
+static struct chan__fiber *run_fiber(struct m *m, struct chan__fiber *f)
 {
 	m->cur = f;
 	m->act = ACT_NONE;
@@ -829,8 +839,73 @@ static void run_fiber(struct m *m, struct chan__fiber *f)
 #else
 	chan__switch(&m->g0_sp, f->sp, f);
 #endif
+	f = m->cur;
 	chan__overflow_enter(0, NULL);
 	m->cur = NULL;
+	return f;
+}
+
+#if CHAN__ASAN
+/* A fiber resumed on @m: if g0 resumed it, the stack it came from is g0's. */
+static void asan_finish(struct m *m, void *fake)
+{
+	const void *bottom;
+	size_t size;
+
+	__sanitizer_finish_switch_fiber(fake, &bottom, &size);
+	if (!m->prev) {
+		m->g0_bottom = bottom;
+		m->g0_size = size;
+	}
+}
+#endif
+
+static void stack_free(struct m *m, struct chan__fiber *f)
+{
+	struct chan__stack *s = f->stack;
+
+#if CHAN__TSAN
+	__tsan_destroy_fiber(f->tsan);
+#endif
+#if CHAN__ASAN
+	/* The frames it died in never returned: their redzones would poison
+	 * the next goroutine's frames at the same depth. */
+	__asan_unpoison_memory_region(s->lo, s->size);
+#endif
+	chan__stack_put(m->p ? &m->p->stacks : NULL, s);
+}
+
+/*
+ * The first thing a fiber does when it runs again (or for the first time)
+ * on @m. If the fiber that ran before it switched straight to it
+ * (switch_direct()), that fiber's context is saved by now: finish its park,
+ * yield or exit here, as g0 would have, and leave the runtime it entered.
+ * The P is ours throughout (in_rt = 1 since switch_direct()'s rt_enter()).
+ */
+static void resumed(struct m *m)
+{
+	struct chan__fiber *prev = m->prev;
+
+	if (chan__likely(!prev))
+		return; /* g0 resumed us: run_fiber() did all of this */
+	m->prev = NULL;
+	switch (m->act) {
+	case ACT_PARK:
+		if (!m->commit(m->commit_arg))
+			runq_put(m->p, prev); /* woken before it committed: runnable */
+		break;
+	case ACT_YIELD:
+		runq_put(m->p, prev);
+		break;
+	case ACT_EXIT:
+		stack_free(m, prev);
+		break;
+	case ACT_NONE:
+	case ACT_GLOBAL:
+		abort(); /* never left for a fiber to finish */
+	}
+	m->act = ACT_NONE;
+	rt_exit(m);
 }
 
 /* Fiber -> g0 of whichever M runs us now, with an action for it. */
@@ -846,23 +921,72 @@ static void switch_to_g0(struct m *m, struct chan__fiber *f, enum act act)
 
 		asan_start(act == ACT_EXIT ? NULL : &fake, NULL, m);
 		chan__switch(&f->sp, m->g0_sp, NULL);
-		/* Resumed, maybe on another M: its g0 is where we came from. */
+		/* Resumed, maybe on another M, by its g0 or by a fiber. */
 		m = cur_m();
-		__sanitizer_finish_switch_fiber(fake, &m->g0_bottom, &m->g0_size);
+		asan_finish(m, fake);
 	}
 #else
 	chan__switch(&f->sp, m->g0_sp, NULL);
+	m = cur_m();
 #endif
+	resumed(m);
 }
 
-static void stack_free(struct m *m, struct chan__fiber *f)
+/*
+ * Fiber @f on @m -> the next fiber of m's P, without the stop in g0 (one
+ * context switch instead of two, and no trip through find_runnable()): a
+ * ping-pong between two goroutines of one worker is a switch per hand-off.
+ * @act is what g0 would have done with @f; the fiber we switch to does it
+ * in resumed(), after the switch saved @f's context, so a waker can never
+ * resume a half-saved @f (the commit that makes @f visible to wakers runs
+ * only then, exactly as on g0). Returns false, having changed nothing but
+ * p->ticks, when there is no next fiber or our P is gone: switch to g0 then
+ * (which finds work elsewhere, or idles). Returns after @f runs again.
+ */
+static bool switch_direct(struct m *m, struct chan__fiber *f, enum act act)
 {
-	struct chan__stack *s = f->stack;
+	struct chan__fiber *next = NULL;
+	struct p *p;
 
+	if (!rt_enter(m))
+		return false; /* retaken: g0 finds a P or idles */
+	p = m->p;
+	if (++p->ticks % GLOBAL_EVERY == 0)
+		next = gq_get(m, p); /* the global queue's fair turn, as in g0 */
+	if (!next && !(next = runq_get(p)))
+		return false; /* in_rt stays 1: g0 is inside the runtime too */
+	m->prev = f;
+	m->act = act;
+	m->cur = next;
+	chan__overflow_enter(next->id, next->stack);
+	tick(p);
 #if CHAN__TSAN
-	__tsan_destroy_fiber(f->tsan);
+	__tsan_switch_to_fiber(next->tsan, 0);
 #endif
-	chan__stack_put(m->p ? &m->p->stacks : NULL, s);
+#if CHAN__ASAN
+	{
+		void *fake = NULL;
+
+		__sanitizer_start_switch_fiber(act == ACT_EXIT ? NULL : &fake, next->stack->lo,
+					       next->stack->size);
+		chan__switch(&f->sp, next->sp, next);
+		m = cur_m();
+		asan_finish(m, fake);
+	}
+#else
+	chan__switch(&f->sp, next->sp, next);
+	m = cur_m();
+#endif
+	resumed(m);
+	return true;
+}
+
+/* Fiber @f switches out with @act: straight to the next fiber if there is
+ * one, else to g0. */
+static void switch_out(struct m *m, struct chan__fiber *f, enum act act)
+{
+	if (!switch_direct(m, f, act))
+		switch_to_g0(m, f, act);
 }
 
 /* After a fiber switched back to g0 (in_rt re-entered by the caller). */
@@ -902,7 +1026,7 @@ static void schedule(struct m *m)
 		struct chan__fiber *f = find_runnable(m);
 
 		for (;;) {
-			run_fiber(m, f);
+			f = run_fiber(m, f);
 			if (!after_switch(m, f))
 				break; /* parked, requeued or gone: not ours now */
 			/* Its commit failed: it runs on, if we still hold a P. */
@@ -940,13 +1064,14 @@ static void fiber_main(void *arg)
 	struct chan__fiber *f = arg;
 	struct m *m;
 
-#if CHAN__ASAN
 	m = cur_m();
-	__sanitizer_finish_switch_fiber(NULL, &m->g0_bottom, &m->g0_size);
+#if CHAN__ASAN
+	asan_finish(m, NULL);
 #endif
+	resumed(m);
 	f->fn(f->arg);
 	m = cur_m(); /* maybe not the M we started on */
-	switch_to_g0(m, f, ACT_EXIT);
+	switch_out(m, f, ACT_EXIT);
 	abort(); /* an exited fiber is never resumed */
 }
 
@@ -957,7 +1082,7 @@ void chan__sched_park(bool (*commit)(void *), void *arg)
 
 	m->commit = commit;
 	m->commit_arg = arg;
-	switch_to_g0(m, f, ACT_PARK);
+	switch_out(m, f, ACT_PARK);
 }
 
 void chan__sched_ready(struct chan__fiber *f)
@@ -994,7 +1119,7 @@ void chan_yield(void)
 		sched_yield();
 		return;
 	}
-	switch_to_g0(m, m->cur, ACT_YIELD);
+	switch_out(m, m->cur, ACT_YIELD);
 }
 
 /* ---- blocking calls --------------------------------------------------- */

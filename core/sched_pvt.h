@@ -36,7 +36,9 @@ struct chan__fiber *chan__sched_self(void);
 
 /*
  * chan__sched_park() - switch the current fiber out. Once its context is
- * saved, @commit(@arg) runs on the worker's own stack: it returns true if
+ * saved, @commit(@arg) runs on the same worker, on its own stack or on the
+ * stack of the fiber it switched to directly (so @commit must be short and
+ * must not block or park): it returns true if
  * the fiber is now parked (from then on a chan__sched_ready() of it may run
  * anywhere), false to resume it at once. Returns when the fiber runs again.
  * Only on a fiber (chan__sched_self() != NULL).
