@@ -70,8 +70,14 @@ void chan__addr_wait(_Atomic uint32_t *addr, uint32_t val)
 		atomic_fetch_add_explicit(&b->os_sleepers, 1, memory_order_seq_cst);
 		if (atomic_load_explicit(addr, memory_order_seq_cst) == val)
 			chan__futex_wait(addr, val, CHAN__FOREVER);
-		/* Relaxed: a wake that still sees us makes one futex call too many. */
-		atomic_fetch_sub_explicit(&b->os_sleepers, 1, memory_order_relaxed);
+		/* Seq_cst, not relaxed: C17's wording (7.17.3p6) lets W2 read a
+		 * relaxed write that precedes T1 in the count's modification
+		 * order, i.e. another sleeper's decrement to 0 from before our
+		 * increment; with every write seq_cst W2 reads T1 or later
+		 * (C++20's P0668 rules forbid that outcome anyway; on x86 it is
+		 * the same lock xadd). A wake that still sees us after this
+		 * makes one futex call too many, no more. */
+		atomic_fetch_sub_explicit(&b->os_sleepers, 1, memory_order_seq_cst);
 		return;
 	}
 	e.addr = addr;
