@@ -310,25 +310,35 @@ Test(throttle, close_propagation)
 
 /* A deadline on the group's parent: the stage waits for the group to be
  * done (never closing early), then closes; the value it held is dropped and
- * the reservation it slept on is given back. */
+ * the reservation it slept on is given back. The first value normally
+ * passes before the deadline, but a loaded machine (TSan in CI) may not run
+ * the stage within 30 ms: then nothing passes, and the same holds. */
 Test(throttle, group_deadline_closes_the_output_never_early)
 {
-	chan_ctx_t *parent = chan_ctx_with_timeout(chan_ctx_background(), 30 * MS);
-	int64_t deadline = chan_ctx_deadline(parent);
-	chan_group_t *g = chan_group_new(parent);
+	chan_ctx_t *parent;
+	int64_t deadline;
+	chan_group_t *g;
 	chan_limiter_t *l = chan_limiter_new(1, 1); /* the second token: in 1 s */
-	chan_t *in = values(2, 2, true, NULL);
-	chan_t *out =
-		chan_throttle(g, in, l, &(chan_stage_opts_t){.out = {.drop = count_out_drop}});
+	chan_t *in = values(2, 2, true, NULL), *out;
 	uint64_t v;
+	long passed = 0;
+	int r;
 
-	atomic_store(&out_dropped, 0);
-	cr_assert_eq(chan_recv(out, &v), 0);
-	cr_assert_eq(v, 0);
-	cr_assert_eq(chan_recv(out, &v), -EPIPE);
+	atomic_store(&out_dropped, 0); /* before the stage can drop anything */
+	parent = chan_ctx_with_timeout(chan_ctx_background(), 30 * MS);
+	deadline = chan_ctx_deadline(parent);
+	g = chan_group_new(parent);
+	out = chan_throttle(g, in, l, &(chan_stage_opts_t){.out = {.drop = count_out_drop}});
+	r = chan_recv(out, &v);
+	if (r == 0) {
+		cr_assert_eq(v, 0);
+		passed = 1;
+		r = chan_recv(out, &v);
+	}
+	cr_assert_eq(r, -EPIPE);
 	cr_assert_geq(chan_now(), deadline, "closed before the group was done");
 	cr_assert_eq(chan_group_wait(g), 0);
-	cr_assert_eq(atomic_load(&out_dropped) + (long)chan_len(in), 1);
+	cr_assert_eq(passed + atomic_load(&out_dropped) + (long)chan_len(in), 2);
 	/* The stage's reservation for the second value (due at +1 s) was given
 	 * back: the bucket is not in debt (without the cancel it would be at
 	 * about -1 token until then). */
