@@ -48,7 +48,8 @@
  * drops nmspinning (seq_cst) and then checks every ring and the global
  * queue again, so that a pusher which saw nmspinning > 0 and did not wake
  * anyone has its work found. A spinning M that finds work calls wakep()
- * for a replacement if it was the last spinner.
+ * for a replacement if it was the last spinner and more work is visible
+ * (reset_spinning() says why that is enough).
  *
  * The wake rule: a fiber readied by a fiber on this worker goes to runnext
  * and wakes nobody (a hand-off runs on the same core with no system call);
