@@ -23,9 +23,10 @@
  * The harness is the same for every row: a producer task (chan_go) sends
  * 1..n into a channel of the row's capacity made CHAN_SINGLE_PRODUCER (as a
  * stage's own output is), batch > 1 with chan_send_burst(); the stages under
- * test follow; the main thread is the sink (chan_recv, or chan_recv_burst
- * for batch > 1) and checks the count, the sum, and the order where the
- * row keeps it. Construction is not timed: the producers wait on a gate,
+ * test follow; the sink (chan_recv, or chan_recv_burst for batch > 1) is a
+ * chan_go task, as Go's main is a goroutine (sink=thread: the main thread
+ * itself, a plain thread talking to goroutines), and checks the count, the
+ * sum, and the order where the row keeps it. Construction is not timed: the producers wait on a gate,
  * the clock starts when it opens and stops when the last output closed.
  * Exit status: 0 ok, 1 a check failed (or the API failed), 2 usage.
  */
@@ -45,6 +46,7 @@ static const char *bench;
 static size_t k_stages = 1, cap = 64, batch = 1, n_elems = 100000, workers = 1, inputs = 2;
 static size_t window;
 static const char *fn_name = "noop", *order = "unordered", *stage = "map";
+static const char *sink_on = "goroutine";
 static int64_t spin_ns;
 
 static void die(const char *what, int err)
@@ -60,7 +62,8 @@ static void usage(void)
 		"       pattern_bench pipeline_depth k= cap= batch= n= [stage=map|or_done]\n"
 		"       pattern_bench map_scaling workers= fn=noop|spin1us|spin100us"
 		" order=unordered|ordered cap= n= [window=]\n"
-		"       pattern_bench merge_fanin inputs= cap= n= [batch=]\n");
+		"       pattern_bench merge_fanin inputs= cap= n= [batch=]\n"
+		"every bench: [sink=goroutine|thread] (default goroutine, as Go's main)\n");
 	exit(2);
 }
 
@@ -258,14 +261,41 @@ static void run_init(struct run *r, chan_t **ins, size_t np, uint64_t per, size_
 	}
 }
 
-/* Open the gate, drain @out into the sink, join everything. */
+struct sink_job {
+	chan_t *out;
+	size_t b;
+	uint64_t n;
+	struct sink_result *res;
+	chan_wg_t done;
+};
+
+static void sink_task(void *arg)
+{
+	struct sink_job *j = arg;
+
+	sink(j->out, j->b, j->n, j->res);
+	chan_wg_done(&j->done);
+}
+
+/* Open the gate, drain @out into the sink (a goroutine, as Go's main is, or
+ * this thread with sink=thread), join everything. */
 static void run_go(struct run *r, chan_t *out, size_t b, uint64_t n)
 {
+	struct sink_job j = { .out = out, .b = b, .n = n, .res = &r->res };
 	int e;
 
+	chan_wg_init(&j.done);
 	r->t0 = chan_now();
 	chan_close(r->gate);
-	sink(out, b, n, &r->res);
+	if (!strcmp(sink_on, "goroutine")) {
+		chan_wg_add(&j.done, 1);
+		e = chan_go(sink_task, &j);
+		if (e != 0)
+			die("chan_go", -e);
+		chan_wg_wait(&j.done);
+	} else {
+		sink(out, b, n, &r->res);
+	}
 	r->t1 = chan_now();
 	chan_wg_wait(&r->wg);
 	e = chan_group_wait(r->g);
@@ -414,6 +444,8 @@ int main(int argc, char **argv)
 			order = v;
 		else if (!strcmp(argv[i], "stage"))
 			stage = v;
+		else if (!strcmp(argv[i], "sink"))
+			sink_on = v;
 		else
 			usage();
 	}
@@ -428,6 +460,8 @@ int main(int argc, char **argv)
 	if (strcmp(order, "unordered") && strcmp(order, "ordered"))
 		usage();
 	if (strcmp(stage, "map") && strcmp(stage, "or_done"))
+		usage();
+	if (strcmp(sink_on, "goroutine") && strcmp(sink_on, "thread"))
 		usage();
 
 	if (!strcmp(bench, "bare"))
