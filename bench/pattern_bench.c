@@ -26,8 +26,9 @@
  * test follow; the sink (chan_recv, or chan_recv_burst for batch > 1) is a
  * chan_go task, as Go's main is a goroutine (sink=thread: the main thread
  * itself, a plain thread talking to goroutines), and checks the count, the
- * sum, and the order where the row keeps it. Construction is not timed: the producers wait on a gate,
- * the clock starts when it opens and stops when the last output closed.
+ * sum, and the order where the row keeps it. Construction is not timed: the
+ * producers wait on a gate, the clock starts when it opens and stops when
+ * the last output closed.
  * Exit status: 0 ok, 1 a check failed (or the API failed), 2 usage.
  */
 #include <errno.h>
@@ -294,7 +295,7 @@ static void run_go(struct run *r, chan_t *out, size_t b, uint64_t n)
 			die("chan_go", -e);
 		chan_wg_wait(&j.done);
 	} else {
-		sink(out, b, n, &r->res);
+		sink(j.out, j.b, j.n, j.res);
 	}
 	r->t1 = chan_now();
 	chan_wg_wait(&r->wg);

@@ -921,28 +921,36 @@ static void resumed(struct m *m)
 	rt_exit(m);
 }
 
+/*
+ * Fiber @f on @m -> fiber @to, or g0 if @to is NULL, with the sanitizers
+ * told; m->act says what is to be done with @f. Returns when @f runs again,
+ * maybe on another M, resumed by its g0 or by a fiber (resumed()).
+ */
+static void leave(struct m *m, struct chan__fiber *f, struct chan__fiber *to, enum act act)
+{
+#if CHAN__TSAN
+	__tsan_switch_to_fiber(to ? to->tsan : m->tsan_g0, 0);
+#endif
+#if CHAN__ASAN
+	void *fake = NULL;
+
+	asan_start(act == ACT_EXIT ? NULL : &fake, to, m);
+#else
+	(void)act;
+#endif
+	chan__switch(&f->sp, to ? to->sp : m->g0_sp, to);
+	m = cur_m();
+#if CHAN__ASAN
+	asan_finish(m, fake);
+#endif
+	resumed(m);
+}
+
 /* Fiber -> g0 of whichever M runs us now, with an action for it. */
 static void switch_to_g0(struct m *m, struct chan__fiber *f, enum act act)
 {
 	m->act = act;
-#if CHAN__TSAN
-	__tsan_switch_to_fiber(m->tsan_g0, 0);
-#endif
-#if CHAN__ASAN
-	{
-		void *fake = NULL;
-
-		asan_start(act == ACT_EXIT ? NULL : &fake, NULL, m);
-		chan__switch(&f->sp, m->g0_sp, NULL);
-		/* Resumed, maybe on another M, by its g0 or by a fiber. */
-		m = cur_m();
-		asan_finish(m, fake);
-	}
-#else
-	chan__switch(&f->sp, m->g0_sp, NULL);
-	m = cur_m();
-#endif
-	resumed(m);
+	leave(m, f, NULL, act);
 }
 
 /*
@@ -973,24 +981,7 @@ static bool switch_direct(struct m *m, struct chan__fiber *f, enum act act)
 	m->cur = next;
 	chan__overflow_enter(next->id, next->stack);
 	tick(p);
-#if CHAN__TSAN
-	__tsan_switch_to_fiber(next->tsan, 0);
-#endif
-#if CHAN__ASAN
-	{
-		void *fake = NULL;
-
-		__sanitizer_start_switch_fiber(act == ACT_EXIT ? NULL : &fake, next->stack->lo,
-					       next->stack->size);
-		chan__switch(&f->sp, next->sp, next);
-		m = cur_m();
-		asan_finish(m, fake);
-	}
-#else
-	chan__switch(&f->sp, next->sp, next);
-	m = cur_m();
-#endif
-	resumed(m);
+	leave(m, f, next, act);
 	return true;
 }
 
