@@ -73,7 +73,7 @@ static inline uint32_t rand_below(uint32_t n)
 struct sel {
 	chan_case_t *cases;
 	size_t n;
-	uint32_t *order;	   /* active case indices, shuffled each round */
+	uint32_t *order;	   /* active case indices, reshuffled by each try_all() */
 	size_t nactive;
 	chan_t **locks;		   /* distinct channels, ascending address */
 	size_t nlocks;
@@ -88,17 +88,6 @@ static int cmp_ptr(const void *a, const void *b)
 	uintptr_t x = (uintptr_t) * (chan_t *const *)a, y = (uintptr_t) * (chan_t *const *)b;
 
 	return (x > y) - (x < y);
-}
-
-static void shuffle(struct sel *s)
-{
-	for (size_t i = s->nactive; i > 1; i--) {
-		uint32_t j = rand_below((uint32_t)i);
-		uint32_t t = s->order[i - 1];
-
-		s->order[i - 1] = s->order[j];
-		s->order[j] = t;
-	}
 }
 
 static void lock_all(struct sel *s)
@@ -136,14 +125,29 @@ static void unqueue_all(struct sel *s)
 	}
 }
 
-/* Pass 1: the first ready case in random order, or -EAGAIN. */
+/*
+ * Pass 1: the first ready case in a fresh random order, or -EAGAIN.
+ *
+ * The order is shuffled as the pass goes (Fisher-Yates, one position at a
+ * time): step k swaps a uniformly chosen one of positions k..nactive-1 into
+ * position k and tries it. Whatever order the previous round left, the
+ * prefix looked at so far is that of a uniformly random permutation, so the
+ * first ready case found is uniform among the ready ones, as with a full
+ * shuffle up front; a pass whose first try fires draws one random number
+ * instead of nactive - 1. A pass that fails has shuffled every position,
+ * which is the random order queue_and_wait() queues in.
+ */
 static int try_all(struct sel *s)
 {
 	for (size_t k = 0; k < s->nactive; k++) {
-		uint32_t i = s->order[k];
+		uint32_t j = (uint32_t)k + rand_below((uint32_t)(s->nactive - k));
+		uint32_t i = s->order[j];
 		chan_case_t *cs = &s->cases[i];
-		int r = chan__try_case(cs->chan, cs->op, cs->elem);
+		int r;
 
+		s->order[j] = s->order[k];
+		s->order[k] = i;
+		r = chan__try_case(cs->chan, cs->op, cs->elem);
 		if (r == 0 || r == -EPIPE) {
 			cs->err = r;
 			return (int)i;
@@ -196,7 +200,6 @@ static int try_all_stable(struct sel *s)
 		return r;
 	for (;;) {
 		collect(s);
-		shuffle(s);
 		r = try_all(s);
 		if (r != -EAGAIN || unchanged(s))
 			return r;
@@ -326,18 +329,20 @@ static int select_impl(chan_case_t *cases, size_t n, int64_t deadline, int busy_
 		s.locks = (chan_t **)(s.vers + n);
 		s.order = (uint32_t *)(s.locks + n);
 	}
+	size_t nactive = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		if (cases[i].chan) {
-			s.order[s.nactive++] = (uint32_t)i;
-			s.locks[s.nlocks++] = cases[i].chan;
+			s.order[nactive] = (uint32_t)i;
+			s.locks[nactive++] = cases[i].chan;
 		}
 	}
-	if (s.nactive == 0) {
+	s.nactive = s.nlocks = nactive;
+	if (nactive == 0) {
 		r = select_nothing(deadline, busy_err);
 		goto out;
 	}
 	for (;;) {
-		shuffle(&s);
 		r = try_all_stable(&s);
 		if (r != -EAGAIN)
 			break;
@@ -355,7 +360,8 @@ static int select_impl(chan_case_t *cases, size_t n, int64_t deadline, int busy_
 			break;
 	}
 out:
-	free(heap);
+	if (heap)
+		free(heap);
 	return r;
 }
 
