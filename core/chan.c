@@ -87,13 +87,37 @@ static enum ring_kind ring_kind_of(unsigned flags)
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
+#define CHAN__HUGE (2u << 20) /* a transparent huge page on x86-64 and arm64 (4K pages) */
+
+/* @total bytes of zeroed memory at a CHAN__HUGE boundary, or NULL. */
+static void *map_aligned(size_t total)
+{
+	size_t len = total + CHAN__HUGE;
+	unsigned char *p, *a;
+
+	if (len < total)
+		return NULL;
+	p = chan__map_zeroed(len);
+	if (!p)
+		return NULL;
+	a = (unsigned char *)(((uintptr_t)p + CHAN__HUGE - 1) & ~(uintptr_t)(CHAN__HUGE - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (p + len > a + total)
+		munmap(a + total, (size_t)(p + len - (a + total)));
+	return a;
+}
+
 static chan_t *map_large(size_t total)
 {
-	chan_t *c = chan__map_zeroed(total);
+	chan_t *c;
 	long page = sysconf(_SC_PAGESIZE);
 
+	total = (total + CHAN__HUGE - 1) & ~(size_t)(CHAN__HUGE - 1);
+	c = map_aligned(total);
 	if (!c)
 		return NULL;
+	(void)madvise(c, total, MADV_HUGEPAGE);
 	if (madvise(c, total, MADV_POPULATE_WRITE) != 0) {
 		if (errno != EINVAL) {
 			/* ENOMEM (or anything else): the memory is not there;
