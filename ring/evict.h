@@ -106,6 +106,7 @@ static inline enum ring_status ring_push_evict(struct ring *r, const void *elem,
 				ring_copy(s->data, elem, r->elem_size);
 				/* R1: publishes s->data; pairs with A2 in the pops. */
 				ring_stamp_release(r, s, tail, tail + 1);
+				ring_commit_check(r, tail, 1);
 				return RING_OK;
 			}
 			continue; /* the failed CAS reloaded tail */

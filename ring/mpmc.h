@@ -51,6 +51,7 @@ static inline enum ring_status ring_try_push_mpmc(struct ring *r, const void *el
 				ring_copy(s->data, elem, r->elem_size);
 				/* R1: publishes s->data; pairs with A2 in the pops. */
 				ring_stamp_release(r, s, tail, tail + 1);
+				ring_commit_check(r, tail, 1);
 				return RING_OK;
 			}
 			/* The failed CAS reloaded tail. */
@@ -240,6 +241,7 @@ static inline size_t ring_push_burst_mpmc(struct ring *r, const void *elems, siz
 	}
 	RING_DEBUG_HOOK(r, "push burst: slots claimed, before publish");
 	ring_fill(r, tail, elems, k);
+	ring_commit_check(r, tail, k);
 	return (size_t)k;
 }
 

@@ -3,7 +3,15 @@
  * ring/ring.c - construction, snapshot and teardown of the bounded rings.
  * The hot operations are inline in the flavour headers.
  */
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "ring.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 
 void (*chan__ring_debug_hook)(struct ring *r, const char *where);
 
@@ -122,4 +130,65 @@ void chan__ring_drain(struct ring *r, void (*fn)(void *elem, void *arg), void *a
 
 	for (uint64_t pos = head; pos != tail; pos = ring_next(r, pos))
 		fn(ring_slot_at(r, pos)->data, arg);
+}
+
+/* ---- committing storage ahead of tail ---------------------------------- */
+
+/*
+ * Why ahead, and by the producer: storage that faults in as it is touched
+ * is first touched by a stamp load (a producer's full check, or a consumer
+ * that caught up), which maps the shared zero page; the first store then
+ * breaks it copy-on-write, and with the ring's threads on several CPUs each
+ * break is a TLB shoot-down (measured in core/chan.c). A chunk committed
+ * with MADV_POPULATE_WRITE before any position reaches it never maps the
+ * zero page. Each chunk is entered by exactly one reservation in lap 0, so
+ * each is committed once, by the producer that made it.
+ */
+#define RING_CHUNK_BYTES ((size_t)2 << 20) /* a huge page where THP applies */
+#define RING_AHEAD	 2		   /* chunks committed ahead of tail */
+
+/* Commit the slots of chunk @chunk (clipped to cap): 0 or -errno. */
+static int commit_chunk(const struct ring *r, uint64_t chunk)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uint64_t first = chunk << r->commit_shift, end = (chunk + 1) << r->commit_shift;
+	uintptr_t lo, hi;
+
+	if (first >= r->cap)
+		return 0;
+	if (end > r->cap)
+		end = r->cap;
+	lo = (uintptr_t)(r->slots + first * r->stride) & ~(page - 1);
+	hi = ((uintptr_t)(r->slots + end * r->stride) + page - 1) & ~(page - 1);
+	return madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0 ? 0 : -errno;
+}
+
+void chan__ring_commit_ahead(struct ring *r, uint64_t first_chunk, uint64_t last_chunk)
+{
+	/* A failure (no memory now) leaves those pages to fault in when first
+	 * touched: slower, never wrong, since untouched pages read as zero. */
+	for (uint64_t c = first_chunk; c <= last_chunk; c++)
+		(void)commit_chunk(r, c + RING_AHEAD);
+}
+
+int chan__ring_commit_lazily(struct ring *r)
+{
+	uint64_t slots_per_chunk = 1;
+	unsigned shift = 0;
+	int err;
+
+	while ((slots_per_chunk << 1) * r->stride <= RING_CHUNK_BYTES) {
+		slots_per_chunk <<= 1;
+		shift++;
+	}
+	if (r->cap <= (uint64_t)(RING_AHEAD + 1) << shift)
+		return -EINVAL; /* a few chunks: not worth it */
+	r->commit_shift = shift;
+	for (uint64_t c = 0; c < RING_AHEAD; c++) {
+		err = commit_chunk(r, c);
+		if (err)
+			return err;
+	}
+	r->commit_below = r->cap; /* published with the ring, as its other fields */
+	return 0;
 }

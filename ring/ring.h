@@ -51,6 +51,21 @@
 void chan__ring_init(struct ring *r, enum ring_kind kind, size_t elem_size, uint64_t cap,
 		     void *slots);
 
+/**
+ * chan__ring_commit_lazily() - have @r's storage committed as tail reaches it.
+ * @r: a ring just laid out by chan__ring_init() in storage that the kernel
+ *     commits as it is touched (fresh mmap()ed memory), before any other
+ *     thread sees it.
+ *
+ * Commits the first chunks now (MADV_POPULATE_WRITE) and from then on the
+ * producer whose reservation enters a chunk commits the one a few chunks
+ * ahead (ring/slots.h, ring_commit_check()). O(1) in the capacity.
+ * Return: 0; -EINVAL if the ring is too small to bother or the kernel cannot
+ * populate (before Linux 5.14), and the caller commits the storage itself;
+ * -ENOMEM if the first chunks could not be committed.
+ */
+int chan__ring_commit_lazily(struct ring *r);
+
 /** chan__ring_storage_size() - bytes of slot storage, or 0 if that overflows size_t. */
 size_t chan__ring_storage_size(enum ring_kind kind, size_t elem_size, uint64_t cap);
 

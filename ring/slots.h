@@ -81,6 +81,16 @@ struct ring {
 	size_t elem_size;
 	size_t stride; /* bytes from one slot to the next */
 	enum ring_kind kind;
+	/*
+	 * Commit ahead (chan__ring_commit_lazily()): storage that the kernel
+	 * commits as it is touched is committed a chunk at a time, RING_AHEAD
+	 * chunks ahead of tail, by the producer whose reservation enters a
+	 * chunk during the first lap. commit_below is cap for such a ring and
+	 * 0 for every other (so the fast path's test fails at once);
+	 * commit_shift is log2 of the slots per chunk.
+	 */
+	uint64_t commit_below;
+	unsigned commit_shift;
 };
 
 _Static_assert(offsetof(struct ring, tail) - offsetof(struct ring, head) >= CHAN_CACHELINE,
@@ -158,6 +168,25 @@ static inline void ring_stamp_release(const struct ring *r, struct ring_slot *s,
 				      uint64_t stamp)
 {
 	atomic_store_explicit(&s->stamp, stamp - ring_index(r, pos), memory_order_release);
+}
+
+/*
+ * After a reservation of [@pos, @pos + @k) (k >= 1, no mark_bit): if it
+ * enters a chunk of a ring that commits ahead, commit the chunk RING_AHEAD
+ * further on. Positions below cap are lap 0 (cap <= mark_bit), the only lap
+ * that reaches untouched storage. One compare for every other ring.
+ */
+void chan__ring_commit_ahead(struct ring *r, uint64_t first_chunk, uint64_t last_chunk); /* ring.c */
+
+static inline void ring_commit_check(struct ring *r, uint64_t pos, uint64_t k)
+{
+	if (chan__unlikely(pos < r->commit_below)) {
+		/* pos - 1 wraps at 0, which counts as entering chunk 0. */
+		uint64_t from = (pos - 1) >> r->commit_shift, to = (pos + k - 1) >> r->commit_shift;
+
+		if (from != to)
+			chan__ring_commit_ahead(r, pos == 0 ? 0 : from + 1, to);
+	}
 }
 
 /* Copy one element; the common word sizes compile to a single move. */

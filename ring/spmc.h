@@ -43,6 +43,7 @@ static inline enum ring_status ring_try_push_spmc(struct ring *r, const void *el
 	ring_copy(s->data, elem, r->elem_size);
 	/* R1: publishes s->data; pairs with A2. */
 	ring_stamp_release(r, s, tail, tail + 1);
+	ring_commit_check(r, tail, 1);
 	return RING_OK;
 }
 
@@ -73,6 +74,7 @@ static inline size_t ring_push_burst_spmc(struct ring *r, const void *elems, siz
 		return 0;
 	}
 	ring_fill(r, tail, elems, k);
+	ring_commit_check(r, tail, k);
 	return (size_t)k;
 }
 

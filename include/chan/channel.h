@@ -152,9 +152,15 @@ typedef struct chan_opts {
  * @capacity:  0 for unbuffered, 1 .. CHAN_CAPACITY_MAX for buffered, or
  *             CHAN_UNBOUNDED.
  *
- * The same as chan_new_opts() with only these two fields set. The ring's
- * memory is allocated (and, for capacities above 1, touched) here: a
- * capacity of 2^30 costs 2^30 slots of elem_size + 8 bytes.
+ * The same as chan_new_opts() with only these two fields set. A ring's
+ * address space is reserved here (capacity slots of elem_size + 8 bytes,
+ * rounded up to 8). Small rings are allocated and zeroed here; rings above
+ * a few MiB are committed as they are reached: creation is O(1) (1 GiB of
+ * slots in ~2 ms), the first few MiB are committed at once, and senders
+ * commit the rest a chunk ahead of where they write, so RSS follows the
+ * highest fill level, not the capacity. Memory that the kernel cannot
+ * provide then is handled as for any memory committed on first touch (the
+ * OOM killer), not reported as ENOMEM.
  *
  * Concurrency: thread-safe. Pair with chan_release().
  *
