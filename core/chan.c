@@ -91,9 +91,6 @@ static enum ring_kind ring_kind_of(unsigned flags)
 #define CHAN__MAP_MIN  (256 * 1024)
 #define CHAN__HUGE     ((size_t)2 << 20) /* a transparent huge page (x86-64, arm64 with 4K pages) */
 #define CHAN__HUGE_MIN (4 * CHAN__HUGE)
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
 
 /* @total bytes of zeroed memory at a CHAN__HUGE boundary, or NULL. */
 static void *map_aligned(size_t total)

@@ -25,6 +25,11 @@
 
 #include "compiler.h"
 
+/* Commits a range now, as write faults would (Linux 5.14); EINVAL before. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 enum chan__fault_kind {
 	CHAN__FAULT_ALLOC = 0, /* malloc, calloc, aligned_alloc, realloc */
 	CHAN__FAULT_THREAD,    /* pthread_create */

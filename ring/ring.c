@@ -7,11 +7,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fault.h" /* MADV_POPULATE_WRITE on older headers */
 #include "ring.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
 
 void (*chan__ring_debug_hook)(struct ring *r, const char *where);
 
