@@ -59,11 +59,23 @@ enum {
 	PARK_SLEEPING_OS = 4,	/* fibers: asleep in futex_wait (no timer could start) */
 };
 
+/*
+ * Layout: a spinning waiter reads futex in a loop, while its claimer CASes
+ * sel and writes the entry (unlink, value, err) before the exchange on
+ * futex. On one cache line every spin read pulled the line back between
+ * the claimer's writes, so each write was a transfer; futex on a line of
+ * its own (with waker_cpu, written just before the exchange) leaves the
+ * claimer one transfer for the wake. Measured (1M messages, T=4, 2 CPUs,
+ * medians of 7, interleaved): spsc 0 0.88 -> 0.72 s, mpsc 0 0.88 -> 0.65 s,
+ * mpmc 0 0.86 -> 0.64 s; 128-byte alignment measured the same as 64. A
+ * waiter lives on its thread's or goroutine's stack (128 bytes), never in
+ * a heap object.
+ */
 struct chan__waiter {
 	_Atomic uintptr_t sel;
-	_Atomic uint32_t futex;
-	int waker_cpu; /* the CPU chan__unpark() ran on: teaches the spin budget */
 	struct chan__fiber *fiber; /* the goroutine waiting, NULL for a thread */
+	_Alignas(64) _Atomic uint32_t futex;
+	int waker_cpu; /* the CPU chan__unpark() ran on: teaches the spin budget */
 };
 
 /*
