@@ -282,9 +282,10 @@ static __attribute__((noinline)) int queue_and_wait(struct sel *s, int64_t deadl
 /*
  * No active case: nothing can ever fire. chan_select() reports that
  * (Go would block forever); the others wait out their deadline, even an
- * endless one, since a timeout must never end early.
+ * endless one, since a timeout must never end early. Out of line for the
+ * reason given at queue_and_wait(): its waiter is cache-line aligned.
  */
-static int select_nothing(int64_t deadline, int busy_err)
+static __attribute__((noinline)) int select_nothing(int64_t deadline, int busy_err)
 {
 	struct chan__waiter w;
 
